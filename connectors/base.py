@@ -1,0 +1,237 @@
+"""One small interface per capability.
+
+A profile picks one connector per capability. Each connector declares what it
+can do in ``capabilities`` and the console offers only that: a read-only flag
+source never shows a toggle key. Optional methods have safe defaults that say
+"not supported" instead of failing.
+
+Every method may raise the errors in ``connectors.errors``; the docstrings
+name the ones that matter. Connectors are constructed with their options from
+the profile (secrets already resolved to plain strings) as keyword arguments.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from connectors.errors import ReadOnlyError
+from connectors.records import (
+    Alias,
+    BackendStatus,
+    ChangeEvent,
+    Flag,
+    Kpis,
+    MetricSeries,
+    PolicyDecision,
+    PromptVersion,
+    RequestRecord,
+)
+
+# Logical signals a metrics source serves; Prometheus maps each onto PromQL.
+SIGNALS: tuple[str, ...] = (
+    "requests",  # requests per minute
+    "tokens_in",  # input tokens per minute
+    "tokens_out",  # output tokens per minute
+    "cost",  # dollars per hour
+    "latency_p50",
+    "latency_p95",
+    "latency_p99",  # milliseconds
+    "error_rate",
+    "block_rate",
+    "refusal_rate",  # fractions
+    "output_tokens",  # mean output tokens per request
+)
+GROUPINGS: tuple[str, ...] = ("none", "model", "prompt_version", "route", "tenant")
+
+
+class Connector(ABC):  # noqa: B024 - every method has a safe default
+    """What every connector has: a kind, capabilities and a health check."""
+
+    kind: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[str]] = frozenset({"read"})
+
+    def ping(self) -> BackendStatus:
+        """Check that the backend answers. Never raises: failures are in the status."""
+        return BackendStatus(ok=True, detail="no health check")
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release sockets and files. Safe to call twice."""
+
+
+class MetricsSource(Connector):
+    """Instant and range figures for the live panels."""
+
+    @abstractmethod
+    def kpis(self, start: datetime, end: datetime) -> Kpis:
+        """The KPI strip over [start, end). Raises BackendUnavailable, QueryError."""
+
+    @abstractmethod
+    def series(
+        self, signal: str, start: datetime, end: datetime, step_s: int, group_by: str = "none"
+    ) -> list[MetricSeries]:
+        """One series per group value for ``signal`` (one of SIGNALS), a point per step.
+
+        Raises ValueError for an unknown signal or grouping, BackendUnavailable,
+        QueryError.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    """Which requests to read. Empty fields do not filter.
+
+    ``text`` is a full-text query over messages and output. ``order`` is one of
+    ``ts``, ``latency_ms``, ``cost_usd``, ``tokens_out``, newest/largest first.
+    """
+
+    since: datetime | None = None
+    until: datetime | None = None
+    route: str = ""
+    tenant: str = ""
+    model: str = ""
+    prompt_id: str = ""
+    prompt_version: str = ""
+    status: str = ""
+    refusal: bool | None = None
+    blocked: bool | None = None
+    text: str = ""
+    order: str = "ts"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of requests and the cursor of the next (None at the end)."""
+
+    records: tuple[RequestRecord, ...]
+    next_cursor: str | None
+
+
+class RequestLog(Connector):
+    """Time-windowed, filtered, paginated reads of logged requests."""
+
+    @abstractmethod
+    def page(self, flt: RequestFilter, limit: int = 50, cursor: str | None = None) -> Page:
+        """A page of requests matching ``flt`` in its order, starting after ``cursor``."""
+
+    @abstractmethod
+    def get(self, request_id: str) -> RequestRecord:
+        """One request in full. Raises NotFound."""
+
+
+class Registry(Connector):
+    """Prompts and models, their versions and aliases."""
+
+    @abstractmethod
+    def names(self, kind: str = "prompt") -> list[str]:
+        """Names of prompts (``kind="prompt"``) or models (``kind="model"``)."""
+
+    @abstractmethod
+    def versions(self, name: str) -> list[PromptVersion]:
+        """Every version of ``name``, oldest first. Raises NotFound."""
+
+    def get(self, name: str, ref: str) -> PromptVersion:
+        """Version ``ref`` of ``name``, where ``ref`` is a version or an alias.
+
+        Raises NotFound for an unknown name, version or alias.
+        """
+        from connectors.errors import NotFound
+
+        versions = self.versions(name)
+        for v in versions:
+            if v.version == ref or ref in v.aliases:
+                return v
+        raise NotFound(f"{name}@{ref}: no such version or alias")
+
+    def aliases(self, name: str) -> list[Alias]:
+        """The current aliases of ``name``."""
+        return [Alias(name, a, v.version) for v in self.versions(name) for a in v.aliases]
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        """Point ``alias`` at ``version``. Needs the ``write`` capability."""
+        raise ReadOnlyError(f"{self.kind} registry is read-only")
+
+
+class FlagStore(Connector):
+    """Feature flags and kill switches."""
+
+    def __init__(self, *, read_only: bool = False) -> None:
+        self.read_only = read_only
+
+    @abstractmethod
+    def flags(self) -> list[Flag]:
+        """Every flag, with its state per environment."""
+
+    def flag(self, key: str) -> Flag:
+        """One flag. Raises NotFound."""
+        from connectors.errors import NotFound
+
+        for f in self.flags():
+            if f.key == key:
+                return f
+        raise NotFound(f"flag {key!r} does not exist")
+
+    def set_enabled(self, key: str, environment: str, enabled: bool, *, expected: Flag) -> None:
+        """Turn ``key`` on or off in ``environment``.
+
+        ``expected`` is the state the change was planned from: raises Conflict
+        (writing nothing) when the flag no longer matches it, ReadOnlyError,
+        NotFound, ChangeRequestRequired.
+        """
+        raise ReadOnlyError(f"{self.kind} flags are read-only")
+
+    def set_weights(
+        self, key: str, environment: str, weights: Mapping[str, float], *, expected: Flag
+    ) -> None:
+        """Set variant weights (percent, summing to 100). Raises InvalidChange, as above."""
+        raise ReadOnlyError(f"{self.kind} flags are read-only")
+
+    def events(self, since: datetime | None = None) -> list[ChangeEvent]:
+        """The backend's own change log, oldest first (empty if it keeps none)."""
+        return []
+
+    def check_writable(self) -> None:
+        """Defence in depth: the connector refuses writes itself when read-only."""
+        if self.read_only or "write" not in self.capabilities:
+            raise ReadOnlyError(f"{self.kind} flag store is read-only")
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """What a replay target answered."""
+
+    text: str
+    finish_reason: str
+    tokens_in: int
+    tokens_out: int
+    latency_ms: float
+    system_fingerprint: str = ""
+    model: str = ""
+    raw: Mapping[str, Any] | None = None
+
+
+class ReplayTarget(Connector):
+    """An OpenAI-compatible chat-completions endpoint."""
+
+    production: bool = False
+
+    @abstractmethod
+    async def complete(
+        self, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any], model: str
+    ) -> Completion:
+        """Send one chat completion with exactly these parameters (seed included).
+
+        Raises BackendUnavailable (down, timeout, 5xx/429 after retries),
+        AuthError, InvalidResponse.
+        """
+
+
+class PolicyEngine(Connector):
+    """The gateway's policy, evaluated against one request."""
+
+    @abstractmethod
+    def evaluate(self, request: Mapping[str, Any]) -> PolicyDecision:
+        """Allow or deny, with every denying rule's message."""

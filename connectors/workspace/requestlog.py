@@ -1,0 +1,170 @@
+"""The request-log capability over a workspace store.
+
+Pages use keyset pagination on (order column, rowid): the next page costs the
+same as the first, however deep the cursor, and never loads what is not shown.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+
+from connectors.base import Page, RequestFilter, RequestLog
+from connectors.errors import NotFound, QueryError
+from connectors.records import BackendStatus, RequestRecord
+from connectors.workspace.schema import REQUEST_COLUMNS, connect
+from connectors.workspace.store import from_ms, ts_ms
+
+_ORDERS = {
+    "ts": "ts",
+    "latency_ms": "latency_ms",
+    "cost_usd": "cost_usd",
+    "tokens_out": "tokens_out",
+}
+_JSON: dict[str, Any] = {
+    "params": {},
+    "variables": None,
+    "messages": [],
+    "retrieval": None,
+    "tools": [],
+    "safety": None,
+}
+_SELECT = ", ".join(f"r.[{c}]" for c in REQUEST_COLUMNS)
+
+
+def row_record(row: tuple[Any, ...]) -> RequestRecord:
+    """A ``requests`` row (REQUEST_COLUMNS order) as a canonical record."""
+    values = dict(zip(REQUEST_COLUMNS, row, strict=True))
+    for col, empty in _JSON.items():
+        raw = values[col]
+        values[col] = orjson.loads(raw) if raw else empty
+    values["messages"] = tuple(values["messages"])
+    values["tools"] = tuple(values["tools"])
+    values["ts"] = from_ms(values["ts"])
+    values["refusal"] = bool(values["refusal"])
+    for col in (
+        "user",
+        "tenant",
+        "route",
+        "environment",
+        "prompt_id",
+        "prompt_version",
+        "model_name",
+        "model_digest",
+        "provider",
+        "finish_reason",
+        "system_fingerprint",
+        "flag_variant",
+        "trace_id",
+        "prompt_hash",
+        "output_hash",
+    ):
+        values[col] = values[col] or ""
+    values["tokens_in"] = values["tokens_in"] or 0
+    values["tokens_out"] = values["tokens_out"] or 0
+    values["cost_usd"] = values["cost_usd"] or 0.0
+    values["latency_ms"] = values["latency_ms"] or 0.0
+    values["status"] = values["status"] or "ok"
+    return RequestRecord(**values)
+
+
+def where_clause(flt: RequestFilter) -> tuple[list[str], list[Any]]:
+    """SQL conditions (on alias ``r``) and parameters for a filter."""
+    conds: list[str] = []
+    params: list[Any] = []
+    if flt.since:
+        conds.append("r.ts >= ?")
+        params.append(ts_ms(flt.since))
+    if flt.until:
+        conds.append("r.ts < ?")
+        params.append(ts_ms(flt.until))
+    for col, value in (
+        ("route", flt.route),
+        ("tenant", flt.tenant),
+        ("model_name", flt.model),
+        ("prompt_id", flt.prompt_id),
+        ("prompt_version", flt.prompt_version),
+        ("status", flt.status),
+    ):
+        if value:
+            conds.append(f"r.{col} = ?")
+            params.append(value)
+    if flt.refusal is not None:
+        conds.append("r.refusal = ?")
+        params.append(int(flt.refusal))
+    if flt.blocked is not None:
+        conds.append("r.status = 'blocked'" if flt.blocked else "r.status != 'blocked'")
+    if flt.text:
+        conds.append("r.rowid IN (SELECT rowid FROM requests_fts WHERE requests_fts MATCH ?)")
+        params.append(flt.text)
+    return conds, params
+
+
+class WorkspaceRequestLog(RequestLog):
+    """Logged requests in a workspace store (``store.db``)."""
+
+    kind = "workspace"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"read", "search"})
+
+    def __init__(self, *, path: str | Path, **_: Any) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, create=False)
+            self._local.conn = conn
+        return conn
+
+    def ping(self) -> BackendStatus:
+        try:
+            row = self._conn().execute("SELECT MAX(rowid) FROM requests").fetchone()
+        except Exception as exc:
+            return BackendStatus(ok=False, detail=str(exc))
+        return BackendStatus(
+            ok=True,
+            version="sqlite " + sqlite3.sqlite_version,
+            detail=f"about {row[0] or 0} requests",
+        )
+
+    def page(self, flt: RequestFilter, limit: int = 50, cursor: str | None = None) -> Page:
+        col = _ORDERS.get(flt.order)
+        if col is None:
+            raise QueryError(f"cannot sort by {flt.order!r} (known: {', '.join(_ORDERS)})")
+        conds, params = where_clause(flt)
+        if cursor:
+            value, rowid = cursor.split(":", 1)
+            conds.append(f"(r.{col}, r.rowid) < (?, ?)")
+            params += [float(value), int(rowid)]
+        where = f"WHERE {' AND '.join(conds)}" if conds else ""
+        sql = (
+            f"SELECT {_SELECT}, r.rowid FROM requests r {where} "
+            f"ORDER BY r.{col} DESC, r.rowid DESC LIMIT ?"
+        )
+        try:
+            rows = self._conn().execute(sql, (*params, limit + 1)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise QueryError(f"request query failed: {exc}") from None
+        more = len(rows) > limit
+        rows = rows[:limit]
+        records = tuple(row_record(r[:-1]) for r in rows)
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]
+            next_cursor = f"{last[REQUEST_COLUMNS.index(col)]}:{last[-1]}"
+        return Page(records=records, next_cursor=next_cursor)
+
+    def get(self, request_id: str) -> RequestRecord:
+        row = (
+            self._conn()
+            .execute(f"SELECT {_SELECT} FROM requests r WHERE r.request_id = ?", (request_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise NotFound(f"request {request_id!r} is not in the workspace")
+        return row_record(row)

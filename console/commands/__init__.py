@@ -1,0 +1,1 @@
+"""One module per ``llmdeck`` subcommand, each with ``register(subparsers)``."""

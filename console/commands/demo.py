@@ -1,0 +1,80 @@
+"""``llmdeck demo``: create (or reuse) the demo workspace and open it live."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from console.config import load_config
+from console.errors import WorkspaceError
+from console.session import Session
+
+
+def default_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "llmdeck" / "demo"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("demo", help="open a demo workspace with a week of traffic and an incident")
+    p.add_argument(
+        "--dir", type=Path, default=None, help=f"workspace directory (default: {default_dir()})"
+    )
+    p.add_argument("--no-ui", action="store_true", help="create the workspace and exit")
+    p.add_argument("--no-live", action="store_true", help="do not append live traffic")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=1.0,
+        help="live traffic volume relative to the history (default 1.0)",
+    )
+    p.set_defaults(func=run)
+
+
+def _bar(done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(
+        f"\r  generating traffic [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}"
+    )
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from console.demo.workspace import CONFIG_NAME, create
+
+    path: Path = (args.dir or default_dir()).expanduser().resolve()
+    if path.exists() and not os.access(path, os.W_OK):
+        raise WorkspaceError(f"{path}: workspace directory is not writable")
+    if not (path / CONFIG_NAME).exists():
+        print(f"llmdeck: creating the demo workspace in {path}", file=sys.stderr)
+    result = create(path, progress=_bar if sys.stderr.isatty() else None)
+    if result.created:
+        print(
+            f"llmdeck: {result.records:,} requests over 7 days in {result.seconds:.1f} s",
+            file=sys.stderr,
+        )
+    if args.no_ui:
+        print(path)
+        return 0
+    config = load_config(path / CONFIG_NAME)
+    session = Session(
+        config.profile(args.profile or "demo"), read_only=True if args.read_only else None
+    )
+    live = None
+    if not args.no_live:
+        from console.demo.live import LiveTraffic
+
+        live = LiveTraffic(path, rate_scale=args.rate).start()
+    from console.commands.ui import run_app
+
+    try:
+        return run_app(session, live=live)
+    finally:
+        if live:
+            live.stop()

@@ -1,0 +1,84 @@
+"""The console's shell: screens by number key, the command palette, help,
+and one place where any worker's failure becomes a visible notification."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from console.session import Session
+from screens.help import HelpScreen
+from screens.poller import describe
+from screens.registry import SCREENS
+
+
+class LlmdeckApp(App[int]):
+    """llmdeck on one session (profile)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "llmdeck"
+    MODES: ClassVar[dict[str, Any]] = {s.mode: s.factory() for s in SCREENS}
+    DEFAULT_MODE = SCREENS[0].mode
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(str(i), f"app.switch_mode('{s.mode}')", s.title, show=False)
+            for i, s in enumerate(SCREENS, start=1)
+        ),
+        Binding("colon", "command_palette", "Palette", key_display=":"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, session: Session, *, live: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.session = session
+        self.live = live
+        if session.profile.is_production:
+            self.add_class("-production")
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        for i, entry in enumerate(SCREENS, start=1):
+            yield SystemCommand(
+                f"{entry.title} ({i})",
+                entry.description,
+                lambda mode=entry.mode: self.switch_mode(mode),
+            )
+        yield SystemCommand("Help", "show the keys of this screen", self.action_help)
+        yield SystemCommand("Quit", "leave llmdeck", self.exit)
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        keys = []
+        seen = set()
+        for active in self.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.description in seen:
+                continue
+            seen.add(binding.description)
+            keys.append((binding.key_display or self.get_key_display(binding), binding.description))
+        for i, entry in enumerate(SCREENS, start=1):
+            keys.append((str(i), f"go to {entry.title}"))
+        keys.append(("ctrl+p", "command palette"))
+        title = getattr(self.screen, "TITLE", "") or self.screen.__class__.__name__
+        self.push_screen(HelpScreen(title, keys))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Any worker that fails becomes a notification, never a crash."""
+        if event.state == WorkerState.ERROR:
+            self.notify(
+                describe(event.worker.error),
+                title=event.worker.name or "error",
+                severity="error",
+                timeout=8,
+            )
+
+
+def run(session: Session, **kwargs: Any) -> int:
+    """Run the console until the user quits; returns the exit code."""
+    return LlmdeckApp(session, **kwargs).run() or 0

@@ -1,0 +1,100 @@
+"""The one refresh mechanism for every live panel.
+
+``Poller`` loads data in a thread worker and re-arms itself with a timer only
+after the load finished, so refreshes never overlap however slow a backend
+is. While another screen or a modal is on top of its screen it skips the
+load. A failed load keeps the last good data and reports why, so the panel
+can say "stale since HH:MM:SS: <reason>".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState
+
+from console import clock
+
+T = TypeVar("T")
+
+
+class Poller(Generic[T]):
+    """Refresh ``screen`` every ``interval`` seconds with ``load`` (run in a thread)."""
+
+    def __init__(
+        self,
+        screen: Screen[Any],
+        name: str,
+        load: Callable[[], T],
+        apply: Callable[[T], None],
+        interval: float,
+        on_stale: Callable[[datetime, str], None] | None = None,
+    ) -> None:
+        self.screen = screen
+        self.name = name
+        self.load = load
+        self.apply = apply
+        self.interval = interval
+        self.on_stale = on_stale
+        self.stale_since: datetime | None = None
+        self.refreshes = 0
+        self._timer: Timer | None = None
+        self._worker: Worker[T] | None = None
+
+    def start(self) -> None:
+        self.refresh_now()
+
+    def refresh_now(self) -> None:
+        """Load now, unless a load is already running (it re-arms when done)."""
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if self._worker is not None and self._worker.state in (
+            WorkerState.PENDING,
+            WorkerState.RUNNING,
+        ):
+            return
+        if self.screen.app.screen is not self.screen:
+            self._arm()  # covered by a modal or another screen: look again later
+            return
+        self._worker = self.screen.run_worker(
+            self.load,
+            name=self.name,
+            group=self.name,
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _arm(self) -> None:
+        self._timer = self.screen.set_timer(self.interval, self.refresh_now, name=self.name)
+
+    def handle(self, event: Worker.StateChanged) -> bool:
+        """Feed the screen's worker events here; True when the event was this poller's."""
+        worker = event.worker
+        if worker is not self._worker:
+            return False
+        event.stop()  # the stale marker reports it; no app-wide notification
+        if event.state == WorkerState.SUCCESS:
+            self.refreshes += 1
+            self.stale_since = None
+            self.apply(worker.result)  # type: ignore[arg-type]
+        elif event.state == WorkerState.ERROR:
+            self.stale_since = self.stale_since or clock.now()
+            if self.on_stale:
+                self.on_stale(self.stale_since, describe(worker.error))
+        if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            self._arm()
+        return True
+
+
+def describe(error: BaseException | None) -> str:
+    """One line for an error, without a traceback."""
+    if error is None:
+        return "unknown error"
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return text or type(error).__name__

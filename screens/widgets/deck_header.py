@@ -1,0 +1,36 @@
+"""The header: profile, environment and mode, production unmistakable."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from console.session import Session
+
+
+class DeckHeader(Static):
+    """One line: llmdeck, the screen, the profile, its environment and mode."""
+
+    screen_title: reactive[str] = reactive("")
+    status: reactive[str] = reactive("")
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(id="deck-header")
+        self.session = session
+        if session.profile.is_production:
+            self.add_class("-production")
+
+    def render(self) -> Text:
+        p = self.session.profile
+        mode = "READ-ONLY" if self.session.read_only else "read-write"
+        env = p.environment.upper() if p.is_production else p.environment
+        text = Text()
+        text.append(" llmdeck ", style="bold reverse")
+        text.append(f"  {self.screen_title}  ", style="bold")
+        text.append(f"│ profile {p.name} │ {env} │ {mode} ")
+        if p.is_production:
+            text.append(" ▲ PRODUCTION: every write is typed and audited ", style="bold reverse")
+        if self.status:
+            text.append(f" │ {self.status}")
+        return text

@@ -1,0 +1,46 @@
+"""The KPI strip: one card per figure, with a stale marker when its source fails."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from console.kpis import KpiCard
+
+CARD_KEYS = (
+    "requests_per_min",
+    "tokens_in_per_min",
+    "tokens_out_per_min",
+    "cost_per_hour",
+    "latency_p95_ms",
+    "error_rate",
+    "block_rate",
+    "refusal_rate",
+)
+
+
+class KpiStrip(Vertical):
+    """Cards in a row and, under them, the range and the freshness of the data."""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="kpi-cards"):
+            for key in CARD_KEYS:
+                with Vertical(classes="kpi-card", id=f"kpi-{key}"):
+                    yield Static("", classes="kpi-value")
+                    yield Static(key, classes="kpi-label")
+        yield Static("loading…", id="kpi-status")
+
+    def show(self, cards: list[KpiCard], caption: str) -> None:
+        for card in cards:
+            box = self.query_one(f"#kpi-{card.key}")
+            box.query_one(".kpi-value", Static).update(card.text)
+            box.query_one(".kpi-label", Static).update(card.label)
+        self.remove_class("-stale")
+        self.query_one("#kpi-status", Static).update(caption)
+
+    def stale(self, since: datetime, reason: str) -> None:
+        self.add_class("-stale")
+        self.query_one("#kpi-status", Static).update(f"stale since {since:%H:%M:%S}: {reason}")
