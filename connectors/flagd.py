@@ -130,6 +130,7 @@ class FlagdFile(FlagStore):
             environments=(env,),
             description=str(meta.get("description", "")),
             revision=revision,
+            metadata={str(k): str(v) for k, v in meta.items() if isinstance(v, str | int | float)},
         )
 
     def set_enabled(self, key: str, environment: str, enabled: bool, *, expected: Flag) -> None:

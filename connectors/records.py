@@ -174,6 +174,9 @@ class Flag:
     last_changed: datetime | None = None
     last_changed_by: str = ""
     revision: str = ""
+    # Free-form labels the backend keeps with the flag (flagd ``metadata``):
+    # ``route``, ``prompt``, ``model`` tie a flag to the traffic it steers.
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
     def env(self, name: str) -> FlagEnvironment | None:
         """The state in environment ``name``, or None when the flag has none there."""

@@ -1,0 +1,315 @@
+"""The changes the console can make. Each reads the current state and turns
+itself into the atomic steps of a plan; validation happens here, before
+anything is shown or written (unknown flag or variant, weights that do not
+add up: InvalidChange or NotFound, with a one-line message)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from connectors.base import FlagStore, Registry
+from connectors.errors import InvalidChange, NotFound, ReadOnlyError
+from connectors.records import Flag
+from console.actions.blast import Traffic, moving_share
+from console.actions.model import Blast, Step
+from console.session import Session
+
+WEIGHT_TOLERANCE = 0.01  # percent
+
+
+@dataclass
+class Context:
+    """What a change reads while planning: the session, its stores, traffic."""
+
+    session: Session
+    traffic: Traffic
+
+    @property
+    def environment(self) -> str:
+        return self.session.profile.environment
+
+    def flags(self) -> FlagStore:
+        store = self.session.flags()
+        if store is None:
+            raise ReadOnlyError(f"profile {self.session.profile.name!r} has no flag store")
+        return store
+
+    def registry(self) -> Registry:
+        reg = self.session.registry()
+        if reg is None:
+            raise ReadOnlyError(f"profile {self.session.profile.name!r} has no registry")
+        return reg
+
+
+def flag_state(flag: Flag, environment: str) -> dict[str, Any]:
+    """The JSON-ready state of ``flag`` in ``environment``: enabled and weights (percent)."""
+    env = flag.env(environment)
+    if env is None:
+        known = ", ".join(e.environment for e in flag.environments) or "none"
+        raise NotFound(f"flag {flag.key!r} has no environment {environment!r} (has: {known})")
+    return {
+        "enabled": env.enabled,
+        "weights": {v.name: round(float(v.weight), 2) for v in env.variants},
+    }
+
+
+def flag_blast(ctx: Context, flag: Flag, fraction: float, what: str) -> Blast:
+    """The traffic ``flag`` steers (its route, or its model), times ``fraction``."""
+    route, model = flag.metadata.get("route"), flag.metadata.get("model")
+    if route:
+        return ctx.traffic.blast({"route": route}, fraction, f"{what} of {route}")
+    if model:
+        return ctx.traffic.blast({"model_name": model}, fraction, f"{what} of {model}")
+    return ctx.traffic.blast({}, fraction, "flag is not tied to a route or model")
+
+
+class Change(ABC):
+    """A change an operator asks for; ``steps`` plans it from the current state."""
+
+    action: ClassVar[str] = ""
+
+    @property
+    @abstractmethod
+    def target(self) -> str:
+        """What the change is about (flag key, route, prompt:alias, model)."""
+
+    @abstractmethod
+    def title(self) -> str:
+        """One line for the confirmation modal and the CLI."""
+
+    @abstractmethod
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        """The atomic steps and notes for the plan.
+
+        Raises NotFound (unknown flag, variant, version, route), InvalidChange
+        (bad weights, nothing to change), ConnectorError from the reads.
+        """
+
+    def confirm_words(self, ctx: Context) -> tuple[str, ...]:
+        """What a production operator may type to confirm: target or environment."""
+        return (self.target, ctx.environment)
+
+
+@dataclass(frozen=True)
+class SetEnabled(Change):
+    """Turn a flag on or off (tripping a kill switch is turning it on)."""
+
+    flag: str
+    enabled: bool
+    action: ClassVar[str] = "set_enabled"
+
+    @property
+    def target(self) -> str:
+        return self.flag
+
+    def title(self) -> str:
+        return f"turn {self.flag} {'on' if self.enabled else 'off'}"
+
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        flag = ctx.flags().flag(self.flag)
+        before = flag_state(flag, ctx.environment)
+        after = {**before, "enabled": self.enabled}
+        notes = []
+        if before["enabled"] == self.enabled:
+            raise InvalidChange(f"{self.flag} is already {'on' if self.enabled else 'off'}")
+        if flag.is_kill_switch:
+            notes.append("kill switch: " + ("TRIPS it" if self.enabled else "resets it"))
+        blast = flag_blast(ctx, flag, 1.0, "all traffic")
+        step = Step(
+            "set_enabled",
+            flag.key,
+            ctx.environment,
+            before,
+            after,
+            blast,
+            {"enabled": self.enabled},
+        )
+        return [step], notes
+
+
+def parse_weights(items: list[str]) -> dict[str, float]:
+    """``["v13=90", "v14=10"]`` -> ``{"v13": 90.0, "v14": 10.0}``. Raises InvalidChange."""
+    out: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise InvalidChange(f"variant weight {item!r}: expected NAME=PERCENT") from None
+    return out
+
+
+@dataclass(frozen=True)
+class SetWeights(Change):
+    """Set a flag's variant weights (percent, adding up to 100)."""
+
+    flag: str
+    weights: Mapping[str, float] = field(default_factory=dict)
+    action: ClassVar[str] = "set_weights"
+
+    @property
+    def target(self) -> str:
+        return self.flag
+
+    def title(self) -> str:
+        spread = " ".join(f"{k}={v:g}" for k, v in self.weights.items())
+        return f"set {self.flag} weights to {spread}"
+
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        flag = ctx.flags().flag(self.flag)
+        before = flag_state(flag, ctx.environment)
+        weights = validate_weights(flag.key, before["weights"], self.weights)
+        after = {**before, "weights": weights}
+        if after == before:
+            raise InvalidChange(f"{self.flag} already has these weights")
+        share = moving_share(before["weights"], weights) if before["enabled"] else 0.0
+        blast = flag_blast(ctx, flag, share, f"{share:.0%} moving")
+        step = Step(
+            "set_weights", flag.key, ctx.environment, before, after, blast, {"weights": weights}
+        )
+        notes = [] if before["enabled"] else [f"{self.flag} is off: weights apply once it is on"]
+        return [step], notes
+
+
+def validate_weights(
+    key: str, current: Mapping[str, float], wanted: Mapping[str, float]
+) -> dict[str, float]:
+    """Wanted weights over every variant of the flag (omitted ones get 0).
+
+    Raises NotFound for an unknown variant, InvalidChange for a negative
+    weight or weights that do not add up to 100.
+    """
+    if not current:
+        raise InvalidChange(f"{key} has no variants to weight")
+    for name, weight in wanted.items():
+        if name not in current:
+            known = ", ".join(current)
+            raise NotFound(f"{key}: unknown variant {name!r} (variants: {known})")
+        if weight < 0 or weight != weight:
+            raise InvalidChange(f"{key}: weight of {name!r} must be >= 0, not {weight:g}")
+    total = sum(wanted.values())
+    if abs(total - 100.0) > WEIGHT_TOLERANCE:
+        raise InvalidChange(f"{key}: weights add up to {total:g}, not 100")
+    return {name: round(float(wanted.get(name, 0.0)), 2) for name in current}
+
+
+@dataclass(frozen=True)
+class MoveAlias(Change):
+    """Point a registry alias at another version (promote or roll back)."""
+
+    name: str
+    alias: str
+    version: str
+    action: ClassVar[str] = "move_alias"
+
+    @property
+    def target(self) -> str:
+        return f"{self.name}:{self.alias}"
+
+    def title(self) -> str:
+        return f"move {self.name}@{self.alias} to version {self.version}"
+
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        reg = ctx.registry()
+        return [alias_step(ctx, reg, self.name, self.alias, self.version)], []
+
+
+def current_alias(reg: Registry, name: str, alias: str) -> str | None:
+    return next((a.version for a in reg.aliases(name) if a.alias == alias), None)
+
+
+def alias_step(ctx: Context, reg: Registry, name: str, alias: str, version: str) -> Step:
+    reg.get(name, version)  # NotFound for an unknown prompt or version
+    before = current_alias(reg, name, alias)
+    if before == version:
+        raise InvalidChange(f"{name}@{alias} already points at {version}")
+    if before is None:
+        blast = ctx.traffic.blast({}, 0.0, "new alias: no traffic uses it yet")
+    else:
+        blast = ctx.traffic.blast(
+            {"prompt_id": name, "prompt_version": before}, 1.0, f"requests on {name} v{before}"
+        )
+    return Step(
+        "move_alias",
+        f"{name}:{alias}",
+        ctx.environment,
+        before,
+        version,
+        blast,
+        {"name": name, "alias": alias, "version": version},
+    )
+
+
+@dataclass(frozen=True)
+class BlockModel(Change):
+    """Block (or unblock) a model: trip its kill switch in the flag store."""
+
+    model: str
+    blocked: bool = True
+    action: ClassVar[str] = "block_model"
+
+    @property
+    def target(self) -> str:
+        return self.model
+
+    def title(self) -> str:
+        return f"{'block' if self.blocked else 'unblock'} model {self.model}"
+
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        flags = ctx.flags().flags()
+        switch = next(
+            (
+                f
+                for f in flags
+                if f.is_kill_switch
+                and (
+                    f.metadata.get("model") == self.model
+                    or f.key in (self.model, f"kill-{self.model}")
+                )
+            ),
+            None,
+        )
+        if switch is None:
+            raise NotFound(f"no kill switch blocks model {self.model!r}")
+        steps, notes = SetEnabled(switch.key, self.blocked).steps(ctx)
+        blast = ctx.traffic.blast({"model_name": self.model}, 1.0, f"all traffic to {self.model}")
+        step = steps[0]
+        return [
+            Step(
+                step.action,
+                step.target,
+                step.environment,
+                step.before,
+                step.after,
+                blast,
+                step.args,
+            )
+        ], notes
+
+
+@dataclass(frozen=True)
+class RollbackRoute(Change):
+    """Route a route back to its last known good prompt version, in one plan."""
+
+    route: str
+    action: ClassVar[str] = "rollback_route"
+
+    @property
+    def target(self) -> str:
+        return self.route
+
+    def title(self) -> str:
+        return f"roll back {self.route} to its last known good prompt version"
+
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        from console.actions.rollback import rollback_steps
+
+        return rollback_steps(ctx, self.route)
+
+    def confirm_words(self, ctx: Context) -> tuple[str, ...]:
+        return (self.route, ctx.environment)

@@ -1,0 +1,251 @@
+"""The write pipeline of DESIGN.md, the only code that writes to a backend:
+
+1. refuse in read-only mode (the connectors refuse too);
+2. plan: target, state before and after, blast radius;
+3. confirm (the UI's modal or the CLI's flags; production needs the typed
+   name and a reason);
+4. re-read right before writing and abort on a conflict, write, re-read to
+   verify;
+5. audit every outcome: cancelled, refused, conflict, failed, done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from connectors.errors import Conflict, ConnectorError, ReadOnlyError
+from connectors.workspace.store import append_audit, snapshot_history, ts_ms
+from console import clock
+from console.actions.blast import Traffic
+from console.actions.changes import Change, Context, current_alias, flag_state
+from console.actions.model import Blast, Confirmation, Outcome, OutcomeStatus, Plan, Step
+from console.errors import LlmdeckError
+from console.session import Session
+
+
+class ActionError(LlmdeckError):
+    """A change could not be planned or was not done; ``outcome`` is what was audited."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+class Pipeline:
+    """Plans, confirms, writes and audits changes for one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- planning -------------------------------------------------------
+    def _context(self) -> Context:
+        try:
+            store = self.session.store()
+        except LlmdeckError:
+            store = None
+        return Context(self.session, Traffic(store))
+
+    def plan(self, change: Change) -> Plan:
+        """Read the current state and plan ``change`` (reads only, allowed read-only).
+
+        Raises ActionError (audited as ``failed``) for an unknown flag,
+        variant or version, weights that do not add up, or a backend error.
+        """
+        ctx = self._context()
+        try:
+            steps, notes = change.steps(ctx)
+        except (ConnectorError, ValueError) as exc:
+            status: OutcomeStatus = "refused" if isinstance(exc, ReadOnlyError) else "failed"
+            outcome = self._audit(status, f"{change.title()}: {_line(exc)}", None, change=change)
+            raise ActionError(outcome) from None
+        affected = max((s.blast for s in steps), key=lambda b: b.affected, default=None)
+        blast = affected or Blast(-1, 0, "no steps")
+        if len(steps) > 1 and blast.share is not None:
+            blast = Blast(blast.affected, blast.total, f"largest step: {blast.basis}")
+        profile = self.session.profile
+        return Plan(
+            action=change.action,
+            target=change.target,
+            title=change.title(),
+            environment=profile.environment,
+            production=profile.is_production,
+            steps=tuple(steps),
+            blast=blast,
+            created=clock.now(),
+            confirm_words=change.confirm_words(ctx),
+            notes=tuple(notes),
+        )
+
+    # -- confirming and writing -----------------------------------------
+    def check_confirmation(self, plan: Plan, confirmation: Confirmation) -> str | None:
+        """Why ``confirmation`` is not enough for ``plan`` (None when it is)."""
+        if not plan.production:
+            return None
+        if confirmation.typed.strip() not in plan.confirm_words:
+            words = " or ".join(repr(w) for w in plan.confirm_words)
+            return f"production: type {words} to confirm"
+        if not confirmation.reason.strip():
+            return "production: a reason is required"
+        return None
+
+    def execute(self, plan: Plan, confirmation: Confirmation) -> Outcome:
+        """Carry out a confirmed plan. Never raises: every ending is an audited Outcome."""
+        reason = confirmation.reason.strip()
+        if self.session.read_only:
+            return self._audit(
+                "refused", f"{plan.title}: refused, the session is read-only", plan, reason
+            )
+        if not confirmation.confirmed:
+            return self._audit("cancelled", f"{plan.title}: cancelled", plan, reason)
+        problem = self.check_confirmation(plan, confirmation)
+        if problem:
+            return self._audit("refused", f"{plan.title}: {problem}", plan, reason)
+        written = 0
+        try:
+            # Check every step before writing any, so a composite plan that
+            # would conflict halfway writes nothing.
+            for step in plan.steps:
+                self._recheck(step)
+            for step in plan.steps:
+                expected = self._recheck(step)
+                self._write(step, expected)
+                self._verify(step)
+                self._remember(step)
+                written += 1
+        except Conflict as exc:
+            done = f" ({written} of {len(plan.steps)} steps done)" if written else ""
+            return self._audit("conflict", f"{plan.title}: {_line(exc)}{done}", plan, reason)
+        except ReadOnlyError as exc:
+            return self._audit("refused", f"{plan.title}: {_line(exc)}", plan, reason)
+        except ConnectorError as exc:
+            return self._audit("failed", f"{plan.title}: {_line(exc)}", plan, reason)
+        return self._audit("done", f"{plan.title}: done", plan, reason)
+
+    def run(self, change: Change, confirm: Callable[[Plan], Confirmation]) -> Outcome:
+        """Plan, ask ``confirm``, execute: the whole pipeline for callers without a UI.
+
+        Refuses (audited) before planning when read-only. Raises nothing:
+        a change that cannot be planned comes back as a ``failed`` Outcome.
+        """
+        if self.session.read_only:
+            return self._audit(
+                "refused",
+                f"{change.title()}: refused, the session is read-only",
+                None,
+                change=change,
+            )
+        try:
+            plan = self.plan(change)
+        except ActionError as exc:
+            return exc.outcome
+        return self.execute(plan, confirm(plan))
+
+    def _recheck(self, step: Step) -> Any:
+        """Re-read ``step``'s target; raise Conflict if it moved since the plan.
+
+        Returns what the connector needs as ``expected`` (the fresh Flag).
+        """
+        current, expected = self._read(step)
+        if current != step.before:
+            raise Conflict(
+                f"{step.target} changed since the plan was made "
+                f"(now {current!r}, planned from {step.before!r}); nothing overwritten"
+            )
+        return expected
+
+    def _read(self, step: Step) -> tuple[Any, Any]:
+        if step.action == "move_alias":
+            reg = self.session.registry()
+            assert reg is not None
+            return current_alias(reg, step.args["name"], step.args["alias"]), None
+        store = self.session.flags()
+        assert store is not None
+        flag = store.flag(step.target)
+        return flag_state(flag, step.environment), flag
+
+    def _write(self, step: Step, expected: Any) -> None:
+        if step.action == "move_alias":
+            reg = self.session.registry()
+            assert reg is not None
+            reg.set_alias(step.args["name"], step.args["alias"], step.args["version"])
+            return
+        store = self.session.flags()
+        assert store is not None
+        if step.action == "set_enabled":
+            store.set_enabled(
+                step.target, step.environment, step.after["enabled"], expected=expected
+            )
+        elif step.action == "set_weights":
+            store.set_weights(
+                step.target, step.environment, step.after["weights"], expected=expected
+            )
+            if step.after["enabled"] != step.before["enabled"]:
+                fresh = store.flag(step.target)
+                store.set_enabled(
+                    step.target, step.environment, step.after["enabled"], expected=fresh
+                )
+        else:
+            raise ValueError(f"unknown step action {step.action!r}")
+
+    def _verify(self, step: Step) -> None:
+        current, _ = self._read(step)
+        if current != step.after:
+            raise ConnectorError(
+                f"{step.target}: written, but the re-read shows {current!r}, not {step.after!r}"
+            )
+
+    def _remember(self, step: Step) -> None:
+        """Snapshot the new state so a later rollback knows what was good before."""
+        try:
+            store = self.session.store()
+        except LlmdeckError:
+            return
+        kind = "alias" if step.action == "move_alias" else "flag"
+        source = getattr(
+            self.session.registry() if kind == "alias" else self.session.flags(), "kind", ""
+        )
+        if kind == "flag":
+            snapshot_history(store, kind, source, step.target, step.after, at=clock.now())
+            return
+        reg = self.session.registry()
+        if reg is not None:
+            name = step.args["name"]
+            state = {a.alias: a.version for a in reg.aliases(name)}
+            snapshot_history(store, kind, source, name, state, at=clock.now())
+
+    # -- audit ----------------------------------------------------------
+    def _audit(
+        self,
+        status: OutcomeStatus,
+        message: str,
+        plan: Plan | None,
+        reason: str = "",
+        change: Change | None = None,
+    ) -> Outcome:
+        """Append the audit row for an outcome and return the Outcome."""
+        profile = self.session.profile
+        entry = {
+            "ts": ts_ms(clock.now()),
+            "who": self.session.user,
+            "profile": profile.name,
+            "environment": profile.environment,
+            "action": plan.action if plan else (change.action if change else ""),
+            "target": plan.target if plan else (change.target if change else ""),
+            "outcome": status,
+            "before": plan.before if plan else None,
+            "after": plan.after if plan else None,
+            "reason": reason,
+            "detail": message + (f" · blast {plan.blast.describe()}" if plan else ""),
+        }
+        audit_id = None
+        try:
+            audit_id = append_audit(self.session.store(), entry)
+        except LlmdeckError as exc:
+            message += f" (not audited: {exc})"
+        return Outcome(status, message, plan, audit_id)
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
