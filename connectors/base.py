@@ -122,12 +122,51 @@ class RequestLog(Connector):
         """One request in full. Raises NotFound."""
 
 
+@dataclass(frozen=True, slots=True)
+class RegistryEntry:
+    """One prompt or model in a listing: its newest version and current aliases.
+
+    ``aliases`` maps alias -> version; ``updated`` is when anything last changed
+    (None when unknown).
+    """
+
+    name: str
+    kind: str
+    latest: str
+    aliases: Mapping[str, str]
+    updated: datetime | None = None
+    description: str = ""
+
+
 class Registry(Connector):
     """Prompts and models, their versions and aliases."""
 
     @abstractmethod
     def names(self, kind: str = "prompt") -> list[str]:
         """Names of prompts (``kind="prompt"``) or models (``kind="model"``)."""
+
+    def entries(self, kind: str = "prompt") -> list[RegistryEntry]:
+        """Every prompt or model with its newest version and aliases, by name.
+
+        Backends that list these in one search override this; the default reads
+        each name's versions. Raises BackendUnavailable, AuthError.
+        """
+        out = []
+        for name in self.names(kind):
+            versions = self.versions(name)
+            aliases = {a: v.version for v in versions for a in v.aliases}
+            newest = versions[-1] if versions else None
+            out.append(
+                RegistryEntry(
+                    name,
+                    kind,
+                    newest.version if newest else "",
+                    aliases,
+                    newest.created_at if newest else None,
+                    newest.description if newest else "",
+                )
+            )
+        return out
 
     @abstractmethod
     def versions(self, name: str) -> list[PromptVersion]:

@@ -1,0 +1,368 @@
+"""What changed between two prompt or model versions.
+
+Templates are compared line by line with ``difflib``; each changed line pair
+also gets an intraline comparison (characters, or words for very long lines,
+which keeps a 10,000-character line pair cheap). Chat prompts are compared
+message by message: messages are matched by role and content, so a message
+that only moved is reported as ``moved``, not as a removal plus an addition.
+Model config and tags are compared key by key. ``unified`` renders the same
+comparison as a unified diff for export.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from connectors.records import PromptVersion
+
+LineTag = Literal["equal", "replace", "delete", "insert"]
+# Above this many characters in a line pair, compare words instead of characters:
+# SequenceMatcher is quadratic in the worst case.
+CHAR_LIMIT = 2_000
+_WORDS = re.compile(r"\s+|\w+|[^\w\s]")
+EVAL_PREFIXES = ("eval.", "eval_", "evals.", "score.", "metrics.")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A run of text in a line; ``changed`` marks an intraline difference."""
+
+    text: str
+    changed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DiffLine:
+    """One row of a side-by-side diff. Line numbers are 1-based (None: no line on that side).
+
+    ``left``/``right`` hold the line split into segments; only lines of a
+    ``replace`` carry changed segments. ``whitespace_only`` is True when the two
+    sides differ in whitespace alone.
+    """
+
+    tag: LineTag
+    left_no: int | None
+    right_no: int | None
+    left: tuple[Segment, ...]
+    right: tuple[Segment, ...]
+    whitespace_only: bool = False
+
+    @property
+    def left_text(self) -> str:
+        return "".join(s.text for s in self.left)
+
+    @property
+    def right_text(self) -> str:
+        return "".join(s.text for s in self.right)
+
+
+@dataclass(frozen=True, slots=True)
+class TextDiff:
+    """A side-by-side line diff and where each hunk (run of changed rows) starts."""
+
+    lines: tuple[DiffLine, ...]
+    hunks: tuple[int, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.hunks)
+
+    def counts(self) -> tuple[int, int]:
+        """(lines removed, lines added), a replaced line counting once on each side."""
+        removed = sum(1 for d in self.lines if d.tag != "equal" and d.left_no is not None)
+        added = sum(1 for d in self.lines if d.tag != "equal" and d.right_no is not None)
+        return removed, added
+
+
+def _tokens(text: str) -> list[str]:
+    return list(text) if len(text) <= CHAR_LIMIT else _WORDS.findall(text)
+
+
+def intraline(a: str, b: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
+    """Split ``a`` and ``b`` into segments, marking the parts that differ."""
+    ta, tb = _tokens(a), _tokens(b)
+    if len(ta) > CHAR_LIMIT or len(tb) > CHAR_LIMIT:
+        ta, tb = _WORDS.findall(a), _WORDS.findall(b)
+    matcher = difflib.SequenceMatcher(None, ta, tb, autojunk=False)
+    left: list[Segment] = []
+    right: list[Segment] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        changed = op != "equal"
+        if i2 > i1:
+            left.append(Segment("".join(ta[i1:i2]), changed))
+        if j2 > j1:
+            right.append(Segment("".join(tb[j1:j2]), changed))
+    return tuple(_merge(left)), tuple(_merge(right))
+
+
+def _merge(segments: list[Segment]) -> list[Segment]:
+    out: list[Segment] = []
+    for s in segments:
+        if out and out[-1].changed == s.changed:
+            out[-1] = Segment(out[-1].text + s.text, s.changed)
+        else:
+            out.append(s)
+    return out
+
+
+def _plain(text: str) -> tuple[Segment, ...]:
+    return (Segment(text),) if text else ()
+
+
+def diff_lines(a: Sequence[str], b: Sequence[str]) -> TextDiff:
+    """Side-by-side diff of two line lists, with intraline segments on replaced pairs."""
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    rows: list[DiffLine] = []
+    hunks: list[int] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            rows.extend(
+                DiffLine("equal", i + 1, j + 1, _plain(a[i]), _plain(b[j]))
+                for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+            )
+            continue
+        hunks.append(len(rows))
+        if op == "delete":
+            rows.extend(DiffLine("delete", i + 1, None, _plain(a[i]), ()) for i in range(i1, i2))
+        elif op == "insert":
+            rows.extend(DiffLine("insert", None, j + 1, (), _plain(b[j])) for j in range(j1, j2))
+        else:
+            for k in range(max(i2 - i1, j2 - j1)):
+                i, j = i1 + k, j1 + k
+                if i < i2 and j < j2:
+                    left, right = intraline(a[i], b[j])
+                    ws = a[i].split() == b[j].split()
+                    rows.append(DiffLine("replace", i + 1, j + 1, left, right, ws))
+                elif i < i2:
+                    rows.append(DiffLine("delete", i + 1, None, _plain(a[i]), ()))
+                else:
+                    rows.append(DiffLine("insert", None, j + 1, (), _plain(b[j])))
+    return TextDiff(tuple(rows), tuple(hunks))
+
+
+def diff_text(a: str, b: str) -> TextDiff:
+    """Side-by-side diff of two texts (split on line breaks, kept without them)."""
+    return diff_lines(a.splitlines(), b.splitlines())
+
+
+MessageStatus = Literal["equal", "changed", "added", "removed", "moved"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDiff:
+    """One chat message compared: indexes are 0-based positions (None: absent)."""
+
+    status: MessageStatus
+    left_index: int | None
+    right_index: int | None
+    role: str
+    text: TextDiff
+
+
+def _key(m: Mapping[str, Any]) -> tuple[str, str]:
+    return str(m.get("role", "")), str(m.get("content", ""))
+
+
+def diff_messages(
+    a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]
+) -> list[MessageDiff]:
+    """Per-message diff of two chat prompts, in the order of ``b`` (removed ones where they were).
+
+    Identical messages at another position are ``moved``; messages of the same
+    role replaced in place are ``changed`` with a text diff of their content.
+    """
+    ka, kb = [_key(m) for m in a], [_key(m) for m in b]
+    matcher = difflib.SequenceMatcher(None, ka, kb, autojunk=False)
+    out: list[MessageDiff] = []
+    unmatched_a = {}
+    unmatched_b = {}
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "equal":
+            unmatched_a.update({i: ka[i] for i in range(i1, i2)})
+            unmatched_b.update({j: kb[j] for j in range(j1, j2)})
+    moved: dict[int, int] = {}  # b index -> a index
+    for j, key in unmatched_b.items():
+        i = next((i for i, k in unmatched_a.items() if k == key and i not in moved.values()), None)
+        if i is not None:
+            moved[j] = i
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+                out.append(MessageDiff("equal", i, j, ka[i][0], diff_text(ka[i][1], kb[j][1])))
+            continue
+        left = [i for i in range(i1, i2) if i not in moved.values()]
+        for j in range(j1, j2):
+            if j in moved:
+                i = moved[j]
+                out.append(MessageDiff("moved", i, j, kb[j][0], diff_text(ka[i][1], kb[j][1])))
+                continue
+            same_role = next((i for i in left if ka[i][0] == kb[j][0]), None)
+            if same_role is not None:
+                left.remove(same_role)
+                text = diff_text(ka[same_role][1], kb[j][1])
+                out.append(MessageDiff("changed", same_role, j, kb[j][0], text))
+            else:
+                out.append(MessageDiff("added", None, j, kb[j][0], diff_text("", kb[j][1])))
+        out.extend(MessageDiff("removed", i, None, ka[i][0], diff_text(ka[i][1], "")) for i in left)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One key of a mapping compared; ``status`` is equal, changed, added or removed."""
+
+    key: str
+    before: Any
+    after: Any
+    status: str
+
+
+def diff_mapping(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[FieldChange]:
+    """Key-by-key comparison, sorted by key (values compared as JSON)."""
+    out = []
+    for key in sorted(set(a) | set(b), key=str):
+        if key not in b:
+            out.append(FieldChange(str(key), a[key], None, "removed"))
+        elif key not in a:
+            out.append(FieldChange(str(key), None, b[key], "added"))
+        else:
+            same = _json(a[key]) == _json(b[key])
+            out.append(FieldChange(str(key), a[key], b[key], "equal" if same else "changed"))
+    return out
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def is_eval(tag: str) -> bool:
+    """Tags that hold evaluation scores (``eval.pass_ratio``, ``score.helpfulness``...)."""
+    return tag.lower().startswith(EVAL_PREFIXES)
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    """Everything that differs between versions ``a`` and ``b`` of one prompt or model."""
+
+    a: PromptVersion
+    b: PromptVersion
+    template: TextDiff | None
+    messages: list[MessageDiff] = field(default_factory=list)
+    config: list[FieldChange] = field(default_factory=list)
+    tags: list[FieldChange] = field(default_factory=list)
+    evals: list[FieldChange] = field(default_factory=list)
+
+    @property
+    def chat(self) -> bool:
+        return bool(self.a.messages or self.b.messages)
+
+
+def compare(a: PromptVersion, b: PromptVersion) -> VersionDiff:
+    """Compare two versions: template or messages, model config, tags, eval scores."""
+    chat = bool(a.messages or b.messages)
+    template = None if chat else diff_text(a.template or "", b.template or "")
+    messages = diff_messages(a.messages, b.messages) if chat else []
+    tags = diff_mapping(
+        {k: v for k, v in a.tags.items() if not is_eval(k)},
+        {k: v for k, v in b.tags.items() if not is_eval(k)},
+    )
+    evals = diff_mapping(
+        {k: v for k, v in a.tags.items() if is_eval(k)},
+        {k: v for k, v in b.tags.items() if is_eval(k)},
+    )
+    config = diff_mapping(a.model_config, b.model_config)
+    return VersionDiff(a, b, template, messages, config, tags, evals)
+
+
+def prompt_text(v: PromptVersion) -> str:
+    """The prompt as one text: the template, or each message under a ``### role`` line."""
+    if v.messages:
+        return "\n".join(f"### {m.get('role', '')}\n{m.get('content', '')}" for m in v.messages)
+    return v.template or ""
+
+
+def _settings_lines(v: PromptVersion) -> list[str]:
+    lines = [f"model_config.{k}: {_json(x)}" for k, x in sorted(v.model_config.items())]
+    return lines + [f"tags.{k}: {x}" for k, x in sorted(v.tags.items())]
+
+
+def unified(d: VersionDiff, context: int = 3) -> str:
+    """A unified diff (``diff -u`` style) of the prompt text, then config and tags."""
+    name = d.b.name
+    a_id, b_id = f"{d.a.name}@{d.a.version}", f"{name}@{d.b.version}"
+    parts = list(
+        difflib.unified_diff(
+            prompt_text(d.a).splitlines(),
+            prompt_text(d.b).splitlines(),
+            f"{a_id}/prompt",
+            f"{b_id}/prompt",
+            n=context,
+            lineterm="",
+        )
+    )
+    parts += difflib.unified_diff(
+        _settings_lines(d.a),
+        _settings_lines(d.b),
+        f"{a_id}/settings",
+        f"{b_id}/settings",
+        n=context,
+        lineterm="",
+    )
+    return "\n".join(parts) + ("\n" if parts else "")
+
+
+def _rows(t: TextDiff) -> list[dict[str, Any]]:
+    return [
+        {
+            "tag": d.tag,
+            "left_no": d.left_no,
+            "right_no": d.right_no,
+            "left": d.left_text,
+            "right": d.right_text,
+            "whitespace_only": d.whitespace_only,
+        }
+        for d in t.lines
+        if d.tag != "equal"
+    ]
+
+
+def _changes(changes: list[FieldChange]) -> list[dict[str, Any]]:
+    return [
+        {"key": c.key, "before": c.before, "after": c.after, "status": c.status}
+        for c in changes
+        if c.status != "equal"
+    ]
+
+
+def as_dict(d: VersionDiff) -> dict[str, Any]:
+    """The changes as JSON-ready data (equal lines and keys left out)."""
+    out: dict[str, Any] = {
+        "name": d.b.name,
+        "a": {"version": d.a.version, "aliases": list(d.a.aliases)},
+        "b": {"version": d.b.version, "aliases": list(d.b.aliases)},
+        "kind": "chat" if d.chat else "text",
+        "config": _changes(d.config),
+        "tags": _changes(d.tags),
+        "evals": _changes(d.evals),
+    }
+    if d.template is not None:
+        removed, added = d.template.counts()
+        out["template"] = {"removed": removed, "added": added, "changes": _rows(d.template)}
+    else:
+        out["messages"] = [
+            {
+                "status": m.status,
+                "role": m.role,
+                "a_index": m.left_index,
+                "b_index": m.right_index,
+                "changes": _rows(m.text),
+            }
+            for m in d.messages
+            if m.status != "equal"
+        ]
+    return out
