@@ -46,6 +46,7 @@ PROFILE_KEYS = {
     "budgets": "per-tenant daily budgets in dollars",
     "slos": "per-route behaviour objectives",
     "drift": "drift thresholds",
+    "replay": "replay budgets in dollars (per_replay, per_batch) and similar_threshold",
     "user": "who the audit log names (default: the login name)",
     **{cap: f"the {cap.replace('_', ' ')} connector" for cap in discovery.CAPABILITIES},
 }
@@ -207,7 +208,9 @@ def _profile(doc: Located, name: str, spec: Any) -> Profile:
         path = (*base, "replay_targets", tname)
         targets[str(tname)] = _connector(doc, path, "replay", tspec, root, workspace)
     settings = {
-        k: v for k, v in spec.items() if k in ("panels", "prices", "budgets", "slos", "drift")
+        k: v
+        for k, v in spec.items()
+        if k in ("panels", "prices", "budgets", "slos", "drift", "replay")
     }
     return Profile(
         name=name,
