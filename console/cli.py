@@ -16,7 +16,7 @@ from console.errors import LlmdeckError
 
 # Imported on demand by name, so `llmdeck --help` and the start of the console
 # pay only for the command that runs.
-COMMANDS = ("ui", "demo", "doctor", "secrets", "registry", "diff")
+COMMANDS = ("ui", "demo", "doctor", "secrets", "registry", "diff", "metrics", "drift")
 
 
 def parser() -> argparse.ArgumentParser:
