@@ -4,8 +4,8 @@ with a one-line message, and retries honour Retry-After."""
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 from hypothesis import given
@@ -50,7 +50,7 @@ async def test_ok_sends_exact_params_and_reads_usage(server: FaultServer) -> Non
 
 async def test_target_down_is_backend_unavailable() -> None:
     t = target(closed_port_url(), retries=1)
-    with pytest.raises(BackendUnavailable, match="cannot connect .* after 2 attempt"):
+    with pytest.raises(BackendUnavailable, match=r"cannot connect .* after 2 attempt"):
         await t.complete(MSGS, {}, "")
 
 
@@ -87,7 +87,7 @@ async def test_503_is_retried(server: FaultServer) -> None:
 
 async def test_500_gives_up_after_retries_with_the_server_message(server: FaultServer) -> None:
     path = "/error500/v1/chat/completions"
-    with pytest.raises(BackendUnavailable, match="server error 500 after 3 attempt.*kaboom"):
+    with pytest.raises(BackendUnavailable, match=r"server error 500 after 3 attempt.*kaboom"):
         await target(server.base("error500")).complete(MSGS, {}, "")
     assert server.hits[path] == 3
 
