@@ -74,7 +74,7 @@ def move(client: MlflowClient, p: str) -> None:
 
 
 def dump(client: MlflowClient, p: str) -> dict[str, object]:
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}
     for prompt in client.search_prompts(filter_string=f"name LIKE '{p}-%'"):
         versions: list[dict[str, Any]] = []
         for found in client.search_prompt_versions(prompt.name):
@@ -96,7 +96,7 @@ def dump(client: MlflowClient, p: str) -> dict[str, object]:
                 versions.append({"version": str(found.version), "client_error": error})
         out[prompt.name] = {"kind": "prompt", "versions": sorted(versions, key=_num)}
     for model in client.search_registered_models(filter_string=f"name LIKE '{p}-%'"):
-        versions = [
+        model_versions: list[dict[str, Any]] = [
             {
                 "version": str(v.version),
                 "source": v.source,
@@ -109,7 +109,7 @@ def dump(client: MlflowClient, p: str) -> dict[str, object]:
         out[model.name] = {
             "kind": "model",
             "aliases": dict(model.aliases),
-            "versions": sorted(versions, key=_num),
+            "versions": sorted(model_versions, key=_num),
         }
     return out
 
