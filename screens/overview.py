@@ -1,38 +1,69 @@
-"""Overview: the on-call engineer's first screen. What is happening now?"""
+"""Overview: the on-call engineer's first screen. What is happening now, since
+when, and what changed just before?
+
+The KPI strip draws first; the charts (textual-plotext, slow to import) are
+mounted after the first KPI frame, so start-up pays for the strip alone.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Grid, Horizontal
 from textual.widgets import Static
 from textual.worker import Worker
 
-from connectors.records import Kpis
-from console import kpis
+from connectors.base import GROUPINGS
+from connectors.records import ChangeEvent, Kpis
+from console import clock, kpis
 from console.ranges import DEFAULT_RANGE, RANGES
 from screens.base import DeckScreen
 from screens.poller import Poller
 from screens.widgets.kpi_strip import KpiStrip
 
+if TYPE_CHECKING:
+    from console.panels import PanelData, StaleState
+
+
+@dataclass
+class OverviewData:
+    """One refresh of everything under the KPI strip."""
+
+    panels: dict[str, PanelData]
+    changes: tuple[ChangeEvent, ...] = ()
+    budgets: list[Any] = field(default_factory=list)
+    slos: list[Any] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
 
 class OverviewScreen(DeckScreen):
-    """Live KPIs for the selected time range."""
+    """Live KPIs, charts, change markers, budgets and SLOs for the selected range."""
 
     TITLE = "Overview"
+    CSS_PATH = "overview.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "next_range", "Range"),
+        Binding("t", "next_range", "Range+"),
+        Binding("T", "prev_range", "Range-", key_display="T"),
+        Binding("g", "next_group", "Group"),
         Binding("r", "refresh", "Refresh"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.range_name = DEFAULT_RANGE
+        self.group_by = "none"
+        self.charts_poller: Poller[OverviewData] | None = None
+        self._stale: StaleState | None = None
 
     def compose_body(self) -> ComposeResult:
         yield KpiStrip(id="kpis")
-        yield Static("", id="overview-body")
+        yield Grid(id="charts")
+        with Horizontal(id="overview-lower"):
+            yield Static("", id="changes")
+            yield Static("", id="budgets")
 
     def on_mount(self) -> None:
         self.kpi_poller: Poller[Kpis] = Poller(
@@ -45,23 +76,141 @@ class OverviewScreen(DeckScreen):
         )
         self.kpi_poller.start()
 
+    # -- KPI strip -----------------------------------------------------------------
+
     def _load(self) -> Kpis:
         return kpis.load(self.session, RANGES[self.range_name])
 
     def _show(self, k: Kpis) -> None:
         caption = (
-            f"last {self.range_name} · {k.requests:,} requests · "
-            f"updated {k.end:%H:%M:%S} · t: change range"
+            f"last {self.range_name} · group by {self.group_by} · {k.requests:,} requests · "
+            f"updated {k.end:%H:%M:%S} · t/T range, g group"
         )
         self.query_one(KpiStrip).show(kpis.cards(k), caption)
+        if self.charts_poller is None:
+            self.call_after_refresh(self._mount_charts)
+
+    # -- charts (mounted after the first KPI frame) ------------------------------
+
+    def _mount_charts(self) -> None:
+        if self.charts_poller is not None:
+            return
+        from console.panels import PANELS, StaleState
+        from screens.widgets.charts import Chart
+
+        self._stale = StaleState()
+        grid = self.query_one("#charts", Grid)
+        grid.mount_all(Chart(p.title, id=f"chart-{p.key}") for p in PANELS)
+        self.charts_poller = Poller(
+            self,
+            "charts",
+            self._load_charts,
+            self._show_charts,
+            self.session.profile.refresh_seconds,
+            on_stale=self._charts_failed,
+        )
+        self.charts_poller.start()
+
+    def _load_charts(self) -> OverviewData:
+        from console import budgets, changes, panels, slo
+
+        rng = RANGES[self.range_name]
+        data = OverviewData(panels.load_panels(self.session, rng, self.group_by))
+        start, end = rng.window()
+        found = changes.load(self.session, start, end)
+        data.changes = found.events
+        data.problems.extend(found.problems)
+        metrics = panels.metrics_source(self.session)
+        settings = self.session.profile.settings
+        for name, fn in (
+            ("budgets", lambda: budgets.budgets(metrics, settings, end)),
+            ("slos", lambda: slo.evaluate(metrics, settings, end)),
+        ):
+            try:
+                setattr(data, name, fn())
+            except Exception as exc:  # one failing table must not blank the charts
+                data.problems.append(f"{name}: {str(exc).splitlines()[0] if str(exc) else exc}")
+        return data
+
+    def _show_charts(self, data: OverviewData) -> None:
+        from console.panels import PANELS
+        from screens.widgets.charts import Chart
+
+        assert self._stale is not None
+        rng = RANGES[self.range_name]
+        shown = self._stale.update(data.panels, clock.now())
+        _, end = rng.window()
+        marks = [e.ts.timestamp() for e in data.changes]
+        for p in PANELS:
+            panel, note = shown[p.key]
+            scale = 100.0 if p.unit == "%" else 1.0
+            lines = [(ln.label, ln.points) for ln in panel.lines]
+            chart = self.query_one(f"#chart-{p.key}", Chart)
+            chart.show(lines, end, rng.span.total_seconds(), marks, note, scale)
+        self.query_one("#changes", Static).update(_changes_text(data))
+        self.query_one("#budgets", Static).update(_budgets_text(data))
+
+    def _charts_failed(self, since: Any, reason: str) -> None:
+        from screens.widgets.charts import Chart
+
+        for chart in self.query(Chart):
+            chart.query_one(".chart-note", Static).update(f"stale since {since:%H:%M:%S}: {reason}")
+            chart.add_class("-stale")
+
+    # -- keys ----------------------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        self.kpi_poller.handle(event)
+        if not self.kpi_poller.handle(event) and self.charts_poller is not None:
+            self.charts_poller.handle(event)
+
+    def _refresh_all(self) -> None:
+        self.kpi_poller.refresh_now()
+        if self.charts_poller is not None:
+            self.charts_poller.refresh_now()
 
     def action_next_range(self) -> None:
         names = list(RANGES)
         self.range_name = names[(names.index(self.range_name) + 1) % len(names)]
-        self.kpi_poller.refresh_now()
+        self._refresh_all()
+
+    def action_prev_range(self) -> None:
+        names = list(RANGES)
+        self.range_name = names[(names.index(self.range_name) - 1) % len(names)]
+        self._refresh_all()
+
+    def action_next_group(self) -> None:
+        self.group_by = GROUPINGS[(GROUPINGS.index(self.group_by) + 1) % len(GROUPINGS)]
+        self._refresh_all()
 
     def action_refresh(self) -> None:
-        self.kpi_poller.refresh_now()
+        self._refresh_all()
+
+
+def _changes_text(data: OverviewData) -> str:
+    lines = ["[b]changes[/b] (red lines on the charts)"]
+    for e in data.changes[-8:]:
+        who = f" · {e.who}" if e.who else ""
+        lines.append(f"{e.ts:%m-%d %H:%M} {e.what}{who}")
+    if not data.changes:
+        lines.append("no changes in this range")
+    lines += [f"[$warning]{p}[/]" for p in data.problems]
+    return "\n".join(lines)
+
+
+def _budgets_text(data: OverviewData) -> str:
+    lines = ["[b]budgets today[/b]"]
+    for b in data.budgets[:5]:
+        eta = f" · out at {b.exhausted_at:%H:%M}" if b.exhausted_at else ""
+        style = "$error" if b.over else "$text"
+        lines.append(
+            f"[{style}]{b.tenant[:16]:16} ${b.spent:8.2f} / {b.daily:g} "
+            f"{b.burn * 100:5.1f}%{eta}[/]"
+        )
+    lines.append("[b]SLOs[/b] (burn 1h / 6h)")
+    for s in data.slos[:5]:
+        left = "-" if s.budget_left is None else f"{max(s.budget_left, 0) * 100:.0f}% left"
+        b1 = "-" if s.burn_1h is None else f"{s.burn_1h:.1f}"
+        b6 = "-" if s.burn_6h is None else f"{s.burn_6h:.1f}"
+        style = {"exhausted": "$error", "burning": "$warning"}.get(s.status, "$text")
+        lines.append(f"[{style}]{s.route} {s.objective} {s.status} · {left} · {b1} / {b6}[/]")
+    return "\n".join(lines)
