@@ -52,6 +52,9 @@ def validate(doc: Any) -> list[str]:
         if default is not None and default not in variants:
             problems.append(f"{key}: defaultVariant {default!r} is not a variant")
         pairs = _fractional(flag.get("targeting"))
+        numbers = [p[1] for p in pairs or () if isinstance(p[1], int | float)]
+        if pairs and numbers and sum(numbers) <= 0:
+            problems.append(f"{key}: fractional weights add up to 0")
         for pair in pairs or ():
             if pair[0] not in variants:
                 problems.append(f"{key}: fractional names unknown variant {pair[0]!r}")
@@ -166,27 +169,44 @@ class FlagdFile(FlagStore):
             raise NotFound(
                 f"{self.path} holds environment {self.environment!r}, not {environment!r}"
             )
-        with locked(self.path):
-            raw, doc = self._read()
-            if hashlib.sha256(raw).hexdigest() != expected.revision:
-                raise Conflict(f"{self.path} changed since the plan was made; nothing written")
-            if key not in doc["flags"]:
-                raise NotFound(f"flag {key!r} does not exist in {self.path}")
-            change(doc["flags"][key])
-            problems = validate(doc)
-            if problems:
-                raise InvalidChange(f"refused, the file would be invalid: {problems[0]}")
-            text = json.dumps(doc, indent=_indent(raw), ensure_ascii=False) + "\n"
-            write_atomic(self.path, text)
+        try:
+            with locked(self.path):
+                raw, doc = self._read()
+                if hashlib.sha256(raw).hexdigest() != expected.revision:
+                    raise Conflict(f"{self.path} changed since the plan was made; nothing written")
+                if key not in doc["flags"]:
+                    raise NotFound(f"flag {key!r} does not exist in {self.path}")
+                change(doc["flags"][key])
+                problems = validate(doc)
+                if problems:
+                    raise InvalidChange(f"refused, the file would be invalid: {problems[0]}")
+                write_atomic(self.path, _dump(doc, raw))
+        except OSError as exc:  # lock file or temporary file: permissions, disk full
+            raise BackendUnavailable(f"{self.path}: cannot write: {exc.strerror or exc}") from None
 
 
 def _number(w: float) -> int | float:
     return int(w) if float(w).is_integer() else float(w)
 
 
-def _indent(raw: bytes) -> int | None:
+def _dump(doc: Any, raw: bytes) -> str:
+    """``doc`` serialised in the layout of ``raw``: its indentation (spaces or a
+    tab), compact or spaced separators, and its trailing newline or lack of one.
+    Key order is kept because JSON objects load into ordered dicts."""
+    text = raw.decode("utf-8", "replace")
+    indent = _indent(text)
+    if indent is None and '":' in text and '": ' not in text:
+        out = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    else:
+        out = json.dumps(doc, indent=indent, ensure_ascii=False)
+    return out + ("\n" if text.endswith("\n") else "")
+
+
+def _indent(text: str) -> int | str | None:
     """The indentation the file uses, so a rewrite keeps its layout."""
-    for line in raw.decode("utf-8", "replace").splitlines()[1:]:
+    for line in text.splitlines()[1:]:
+        if line.startswith("\t"):
+            return "\t"
         stripped = line.lstrip(" ")
         if stripped and len(stripped) != len(line):
             return len(line) - len(stripped)

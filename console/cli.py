@@ -16,7 +16,18 @@ from console.errors import LlmdeckError
 
 # Imported on demand by name, so `llmdeck --help` and the start of the console
 # pay only for the command that runs.
-COMMANDS = ("ui", "demo", "doctor", "secrets", "registry", "diff", "metrics", "drift")
+COMMANDS = (
+    "ui",
+    "demo",
+    "doctor",
+    "secrets",
+    "registry",
+    "diff",
+    "metrics",
+    "drift",
+    "ingest",
+    "requests",
+)
 
 
 def parser() -> argparse.ArgumentParser:

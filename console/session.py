@@ -56,13 +56,13 @@ class Session:
 
     def build(self, spec: ConnectorSpec) -> Connector:
         """Construct a connector from its spec. Raises LlmdeckError with the reason."""
+        options = resolve_options(spec.options)  # a missing secret is reported first
         try:
             cls = discovery.load(spec.capability, spec.kind)
         except (KeyError, ImportError) as exc:
             raise LlmdeckError(
                 f"{spec.where}: connector {spec.kind!r} unavailable: {exc}"
             ) from None
-        options = resolve_options(spec.options)
         if spec.capability in ("flags", "registry"):
             options.setdefault("read_only", self.read_only)
         if spec.capability == "flags":

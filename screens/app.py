@@ -55,13 +55,11 @@ class LlmdeckApp(App[int]):
         if isinstance(self.screen, HelpScreen):
             return
         keys = []
-        seen = set()
         for active in self.active_bindings.values():
             binding = active.binding
-            if not binding.description or binding.description in seen:
-                continue
-            seen.add(binding.description)
-            keys.append((binding.key_display or self.get_key_display(binding), binding.description))
+            if binding.description and binding.show:
+                display = binding.key_display or self.get_key_display(binding)
+                keys.append((display, binding.description))
         for i, entry in enumerate(SCREENS, start=1):
             keys.append((str(i), f"go to {entry.title}"))
         keys.append(("ctrl+p", "command palette"))

@@ -35,4 +35,5 @@ SCREENS: tuple[ScreenEntry, ...] = (
         "screens.overview:OverviewScreen",
         "live KPIs, charts and change markers",
     ),
+    ScreenEntry("drift", "Drift", "screens.drift:DriftScreen", "current vs baseline per group"),
 )

@@ -11,6 +11,7 @@ The first path segment picks the behaviour, so one server serves every case:
 - ``error500``: always 500 with an OpenAI-style error body
 - ``badjson``: 200 with a body that is not JSON
 - ``auth``: 401 unless ``Authorization: Bearer sekrit``
+- ``mixed``: by the request's ``seed`` modulo 3: 0 -> 500, 1 -> not JSON, 2 -> ok
 
 The shape of a successful answer follows OpenAI's chat-completions reference
 (``choices[0].message.content``, ``finish_reason``, ``usage``,
@@ -106,6 +107,11 @@ def fault_server() -> Iterator[FaultServer]:
                 self._send(429, b'{"error": {"message": "slow down"}}', {"Retry-After": "1"})
             elif mode == "flaky" and hit == 1:
                 self._send(503, b'{"error": {"message": "overloaded"}}')
+            elif mode == "mixed" and (body or {}).get("seed", 2) % 3 != 2:
+                if (body or {}).get("seed", 2) % 3 == 0:
+                    self._send(500, b'{"error": {"message": "internal kaboom"}}')
+                else:
+                    self._send(200, b"<html>not json{")
             elif mode == "error500":
                 self._send(500, b'{"error": {"message": "internal kaboom"}}')
             elif mode == "badjson":

@@ -81,11 +81,14 @@ class LiveTraffic:
             last = max(newest / 1000 if newest else now, now - self.max_gap.total_seconds())
             traffic = Traffic(datetime.now(UTC), seed=time.time_ns() % 65_521)
             while not self._stop.is_set():
-                now = time.time()
-                if now > last:
-                    self.appended += self.tick(traffic, last, now)
-                    last = now
-                self._stop.wait(self.interval)
+                # A gap left by a closed console is filled in five-minute slices,
+                # so stopping stays prompt and the charts fill in as it goes.
+                end = min(time.time(), last + 300)
+                if end > last:
+                    self.appended += self.tick(traffic, last, end)
+                    last = end
+                if time.time() - last < 1:
+                    self._stop.wait(self.interval)
         except Exception as exc:  # the console keeps running; the footer shows why
             self.error = f"live traffic stopped: {exc}"
             log.exception("live traffic stopped")

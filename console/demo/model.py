@@ -6,14 +6,16 @@ Plain data, shared by the traffic generator, the workspace files it writes
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from connectors.logsources.mapping import hash_id
+
 
 def hashed(kind: str, raw: str) -> str:
-    """The stored form of a tenant or user id: never the raw value."""
-    return f"{kind[0]}-" + hashlib.sha256(f"{kind}:{raw}".encode()).hexdigest()[:12]
+    """The stored form of a tenant or user id: never the raw value (the same
+    hash every log source applies, so demo and ingested tenants match)."""
+    return hash_id(kind, raw)
 
 
 @dataclass(frozen=True)

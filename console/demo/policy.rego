@@ -7,17 +7,44 @@ default allow := false
 
 allow if count(deny) == 0
 
-deny contains {"msg": "pii.email_address: a message contains an email address"} if {
+email := `[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`
+
+# Message text, whether content is a string or a list of OpenAI content parts.
+texts contains m.content if {
 	some m in input.messages
-	regex.match(`[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`, m.content)
+	is_string(m.content)
+}
+
+texts contains p.text if {
+	some m in input.messages
+	some p in m.content
+	is_string(p.text)
+}
+
+deny contains {"msg": "pii.email_address: a message contains an email address"} if {
+	some t in texts
+	regex.match(email, t)
 }
 
 deny contains {"msg": sprintf("max_tokens %d is above the cap of 1024", [input.params.max_tokens])} if {
 	input.params.max_tokens > 1024
 }
 
-deny contains {"msg": sprintf("model %s is not approved for route %s", [input.model_name, input.route])} if {
-	not approved[input.route][input.model_name]
+route := object.get(input, "route", "")
+
+model := object.get(input, "model_name", "")
+
+deny contains {"msg": "the request names no model"} if model == ""
+
+# Never format an empty string: regopy 1.5.2 renders sprintf("%s", [""]) as
+# two quote characters and then cannot read its own output.
+shown(s) := s if s != ""
+
+shown(s) := "(none)" if s == ""
+
+deny contains {"msg": sprintf("model %s is not approved for route %s", [model, shown(route)])} if {
+	model != ""
+	not approved[route][model]
 }
 
 approved := {

@@ -1,0 +1,153 @@
+"""``llmdeck requests``, ``llmdeck request ID`` and ``llmdeck policy check ID``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import orjson
+
+from connectors.base import RequestFilter
+from connectors.errors import ConnectorError
+from console.commands.common import open_session
+from console.errors import LlmdeckError
+from console.session import Session
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("requests", help="list logged requests, newest first")
+    p.add_argument("--since", help="15m, 2h, 7d or ISO 8601")
+    p.add_argument("--until", help="15m, 2h, 7d or ISO 8601")
+    p.add_argument("--route", default="")
+    p.add_argument("--tenant", default="", help="raw or hashed tenant id")
+    p.add_argument("--model", default="")
+    p.add_argument("--prompt", default="", help="prompt id")
+    p.add_argument("--prompt-version", default="")
+    p.add_argument("--status", choices=("ok", "error", "blocked", "timeout"))
+    p.add_argument("--refusal", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--blocked", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--text", default="", help="full-text search over messages and output")
+    p.add_argument("--sort", default="time", help="time, latency, cost or tokens")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=run_list)
+
+    p = sub.add_parser("request", help="show one logged request")
+    p.add_argument("request_id", metavar="ID")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--curl", metavar="BASE_URL", nargs="?", const="http://127.0.0.1:18080/v1")
+    p.set_defaults(func=run_one)
+
+    p = sub.add_parser("policy", help="evaluate the profile's policy")
+    psub = p.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
+    c = psub.add_parser("check", help="would the gateway policy allow this logged request?")
+    c.add_argument("request_id", metavar="ID")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=run_policy)
+
+
+def _filter(args: argparse.Namespace) -> RequestFilter:
+    from console.request_query import FilterError, apply, fts_query, order, parse_when
+
+    try:
+        flt = RequestFilter(
+            since=parse_when(args.since) if args.since else None,
+            until=parse_when(args.until) if args.until else None,
+            route=args.route,
+            model=args.model,
+            prompt_id=args.prompt,
+            prompt_version=args.prompt_version,
+            status=args.status or "",
+            refusal=args.refusal,
+            blocked=args.blocked,
+            text=fts_query(args.text.split()),
+            order=order(args.sort),
+        )
+        return apply(flt, "tenant", args.tenant) if args.tenant else flt
+    except FilterError as exc:
+        raise LlmdeckError(str(exc)) from None
+
+
+def _log(session: Session) -> Any:
+    log = session.request_log()
+    if log is None:
+        raise LlmdeckError(f"profile {session.profile.name!r} configures no request log")
+    return log
+
+
+def run_list(args: argparse.Namespace) -> int:
+    if args.limit <= 0:
+        raise LlmdeckError("--limit must be positive")
+    session = open_session(args)
+    try:
+        log = _log(session)
+        flt = _filter(args)
+        left, cursor = args.limit, None
+        while left > 0:
+            try:
+                page = log.page(flt, limit=min(left, 500), cursor=cursor)
+            except ConnectorError as exc:
+                raise LlmdeckError(str(exc)) from None
+            for rec in page.records:
+                if args.json:
+                    print(orjson.dumps(rec.to_dict(), default=str).decode())
+                else:
+                    print(
+                        f"{rec.ts:%Y-%m-%d %H:%M:%S}  {rec.request_id:<28} {rec.route:<20} "
+                        f"{rec.model_name:<22} v{rec.prompt_version:<4} {rec.status:<7} "
+                        f"{rec.latency_ms:>8.0f}ms {rec.tokens_out:>6} ${rec.cost_usd:.5f}"
+                        + ("  refusal" if rec.refusal else "")
+                    )
+            left -= len(page.records)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    finally:
+        session.close()
+    return 0
+
+
+def _get(session: Session, request_id: str) -> Any:
+    try:
+        return _log(session).get(request_id)
+    except ConnectorError as exc:
+        raise LlmdeckError(str(exc)) from None
+
+
+def run_one(args: argparse.Namespace) -> int:
+    from console.request_query import FilterError, as_curl, as_json
+
+    session = open_session(args)
+    try:
+        rec = _get(session, args.request_id)
+        if args.curl:
+            try:
+                print(as_curl(rec, args.curl))
+            except FilterError as exc:
+                raise LlmdeckError(str(exc)) from None
+        elif args.json:
+            print(as_json(rec))
+        else:
+            from console.request_detail import text_lines
+
+            print("\n".join(text_lines(rec)))
+    finally:
+        session.close()
+    return 0
+
+
+def run_policy(args: argparse.Namespace) -> int:
+    from console.policy import check, lines, verdict
+
+    session = open_session(args)
+    try:
+        rec = _get(session, args.request_id)
+        d = check(session, rec)
+    finally:
+        session.close()
+    if args.json:
+        out = {"request_id": rec.request_id, "decision": verdict(d), "denials": list(d.denials)}
+        print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+    else:
+        print("\n".join(lines(d)))
+    return 0 if d.allowed else 1

@@ -1,0 +1,196 @@
+"""Drift: per group, a current window against a baseline, worst first.
+
+Selecting a row charts that signal over both windows. From a row, ``d``
+opens the diff of the prompt version against its predecessor and ``enter``
+the requests behind it, when those screens are present.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable, Static
+from textual.worker import Worker
+
+from screens.base import DeckScreen
+from screens.poller import Poller
+
+if TYPE_CHECKING:
+    from console.drift_report import DriftReport, DriftRow
+
+GROUPS = ("prompt_version", "model", "route", "tenant")
+
+
+class DriftScreen(DeckScreen):
+    """The drift table and the chart of the selected row."""
+
+    TITLE = "Drift"
+    CSS_PATH = "drift.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("g", "next_group", "Group"),
+        Binding("d", "open_diff", "Diff"),
+        Binding("enter", "open_requests", "Requests"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    class OpenDiff(Message):
+        """Asks for the diff of ``group`` (``prompt@version``) against its predecessor."""
+
+        def __init__(self, group_by: str, group: str) -> None:
+            super().__init__()
+            self.group_by, self.group = group_by, group
+
+    class OpenRequests(Message):
+        """Asks for the requests of ``group`` in the current window."""
+
+        def __init__(self, group_by: str, group: str, signal: str) -> None:
+            super().__init__()
+            self.group_by, self.group, self.signal = group_by, group, signal
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.group_by = "prompt_version"
+        self.report: DriftReport | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("loading…", id="drift-status")
+        yield DataTable(id="drift-table", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="drift-chart-box")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("status", "group", "signal", "baseline", "current", "delta", "test")
+        # Drift reads raw records: refresh less often than the live panels.
+        interval = max(30.0, self.session.profile.refresh_seconds * 6)
+        self.poller: Poller[DriftReport] = Poller(
+            self, "drift", self._load, self._show, interval, on_stale=self._stale
+        )
+        self.poller.start()
+
+    def _load(self) -> DriftReport:
+        from console.drift_report import compute
+
+        return compute(self.session, self.group_by)
+
+    def _show(self, report: DriftReport) -> None:
+        self.report = report
+        table = self.query_one(DataTable)
+        table.clear()
+        for i, r in enumerate(report.rows):
+            table.add_row(
+                _status(r.status),
+                r.group,
+                r.label,
+                _fmt(r.baseline),
+                _fmt(r.current),
+                _delta(r),
+                f"{r.test}={r.statistic:.2f}",
+                key=str(i),
+            )
+        alerts = sum(r.status == "alert" for r in report.rows)
+        cur, base = report.current, report.baseline
+        self.query_one("#drift-status", Static).update(
+            f"by {report.group_by} · current {cur[0]:%m-%d %H:%M}-{cur[1]:%H:%M} vs baseline "
+            f"{base[0]:%m-%d %H:%M}-{base[1]:%m-%d %H:%M} · {alerts} alerts · "
+            "g group, d diff, enter requests"
+        )
+        if report.rows:
+            self._chart(report.rows[0])
+
+    def _stale(self, since: object, reason: str) -> None:
+        self.query_one("#drift-status", Static).update(f"stale since {since:%H:%M:%S}: {reason}")
+
+    def _chart(self, row: DriftRow) -> None:
+        self.run_worker(
+            lambda: self._chart_load(row),
+            thread=True,
+            group="drift-chart",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _chart_load(self, row: DriftRow) -> None:
+        from console.drift_report import signal_series
+
+        points = signal_series(self.session, self.group_by, row.group, row.signal)
+        self.app.call_from_thread(self._chart_show, row, points)
+
+    def _chart_show(self, row: DriftRow, points: list[tuple[float, float]]) -> None:
+        from screens.widgets.charts import Chart
+
+        assert self.report is not None
+        box = self.query_one("#drift-chart-box")
+        charts = list(box.query(Chart))
+        chart = charts[0] if charts else Chart("", id="drift-chart")
+        if not charts:
+            box.mount(chart)
+        chart.query_one(".chart-title", Static).update(f"{row.group} · {row.label}")
+        end = self.report.current[1]
+        span = (end - self.report.baseline[0]).total_seconds()
+        marks = [self.report.baseline[0].timestamp(), self.report.current[0].timestamp()]
+        chart.show([(row.signal, points)], end, span, marks)
+
+    def selected(self) -> DriftRow | None:
+        table = self.query_one(DataTable)
+        if self.report is None or not self.report.rows:
+            return None
+        return self.report.rows[min(table.cursor_row, len(self.report.rows) - 1)]
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        row = self.selected()
+        if row is not None:
+            self._chart(row)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.poller.handle(event)
+
+    def action_next_group(self) -> None:
+        self.group_by = GROUPS[(GROUPS.index(self.group_by) + 1) % len(GROUPS)]
+        self.poller.refresh_now()
+
+    def action_refresh(self) -> None:
+        self.poller.refresh_now()
+
+    def action_open_diff(self) -> None:
+        """Open the diff for the selected row (issue 4's screen, when present)."""
+        row = self.selected()
+        if row is None:
+            return
+        opener = getattr(self.app, "open_diff", None)
+        if callable(opener):
+            opener(self.group_by, row.group)
+        else:
+            self.post_message(self.OpenDiff(self.group_by, row.group))
+
+    def action_open_requests(self) -> None:
+        """Open the requests behind the selected row (issue 5's screen, when present)."""
+        row = self.selected()
+        if row is None:
+            return
+        opener = getattr(self.app, "open_requests", None)
+        if callable(opener):
+            opener(self.group_by, row.group, row.signal)
+        else:
+            self.post_message(self.OpenRequests(self.group_by, row.group, row.signal))
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.4g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def _delta(r: DriftRow) -> str:
+    if r.delta is None:
+        return "-"
+    if r.baseline:
+        return f"{r.delta:+.3g} ({r.delta / r.baseline:+.0%})"
+    return f"{r.delta:+.3g}"
+
+
+def _status(status: str) -> str:
+    style = {"alert": "bold $error", "warn": "$warning", "low data": "$text-muted"}.get(status)
+    return f"[{style}]{status}[/]" if style else status
