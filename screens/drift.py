@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -144,6 +145,9 @@ class DriftScreen(DeckScreen):
         if row is not None:
             self._chart(row)
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open_requests()  # the table takes enter before the screen binding
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.poller.handle(event)
 
@@ -191,6 +195,6 @@ def _delta(r: DriftRow) -> str:
     return f"{r.delta:+.3g}"
 
 
-def _status(status: str) -> str:
-    style = {"alert": "bold $error", "warn": "$warning", "low data": "$text-muted"}.get(status)
-    return f"[{style}]{status}[/]" if style else status
+def _status(status: str) -> Text:
+    style = {"alert": "bold red", "warn": "yellow", "low data": "dim"}.get(status, "")
+    return Text(status, style=style)
