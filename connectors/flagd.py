@@ -14,6 +14,7 @@ invalid is refused before anything is written.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -136,6 +137,14 @@ class FlagdFile(FlagStore):
             metadata={str(k): str(v) for k, v in meta.items() if isinstance(v, str | int | float)},
         )
 
+    def _remove_leftovers(self) -> None:
+        """Delete temporary files of writers killed mid-write. Every writer holds
+        the lock while its temporary file exists, so under the lock any such
+        file belongs to a dead writer."""
+        for tmp in self.path.parent.glob(f".{self.path.name}-*"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
     def set_enabled(self, key: str, environment: str, enabled: bool, *, expected: Flag) -> None:
         def change(flag: dict[str, Any]) -> None:
             flag["state"] = "ENABLED" if enabled else "DISABLED"
@@ -171,6 +180,7 @@ class FlagdFile(FlagStore):
             )
         try:
             with locked(self.path):
+                self._remove_leftovers()
                 raw, doc = self._read()
                 if hashlib.sha256(raw).hexdigest() != expected.revision:
                     raise Conflict(f"{self.path} changed since the plan was made; nothing written")
