@@ -7,6 +7,9 @@ approved, not denied" against "refund denied, not approved" is 1.0 under
 Jaccard), and over a character-level ratio because that is quadratic in
 characters and its auto-junk heuristic distorts outputs longer than 200
 characters; words keep it cheap and insensitive to whitespace changes.
+SequenceMatcher's greedy matching is not symmetric (``a b c a`` against
+``b a`` scores 0.33 one way and 0.67 the other), so the score is the higher
+of the two directions: the verdict must not depend on which text is "logged".
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ _RANK = {IDENTICAL: 0, SIMILAR: 1, DIFFERENT: 2}
 
 
 def similarity(a: str, b: str) -> float:
-    """Word-level SequenceMatcher ratio in [0, 1]; 1.0 for two empty texts."""
+    """Word-level SequenceMatcher ratio in [0, 1], symmetric; 1.0 for two empty texts."""
     wa, wb = a.split(), b.split()
     if not wa and not wb:
         return 1.0
-    return difflib.SequenceMatcher(None, wa, wb, autojunk=False).ratio()
+    forward = difflib.SequenceMatcher(None, wa, wb, autojunk=False).ratio()
+    if forward == 1.0:
+        return forward
+    return max(forward, difflib.SequenceMatcher(None, wb, wa, autojunk=False).ratio())
 
 
 @dataclass(frozen=True)
