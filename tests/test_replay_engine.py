@@ -20,7 +20,7 @@ from connectors.openai_compat import OpenAICompatTarget
 from connectors.records import RequestRecord
 from console.config import Profile
 from console.replay import export, fidelity, store
-from console.replay.engine import ReplayOptions, Replayer, ReplayRefused
+from console.replay.engine import Replayer, ReplayOptions, ReplayRefused
 from console.replay.request import NOT_LOGGED, NotReplayable, build_request, rerender
 from console.session import Session
 from tests.conftest import demo_profile
@@ -146,7 +146,7 @@ async def test_budgets_refuse_before_sending(session: Session, server: FaultServ
         await r.replay(recs[0], strict=True)
     batch = priced(session, per_replay=5.0, per_batch=1.5)
     r = Replayer(batch, ReplayOptions(), target=target(server, "ok"))
-    with pytest.raises(ReplayRefused, match="3 replays estimated at .*per-batch budget"):
+    with pytest.raises(ReplayRefused, match=r"3 replays estimated at .*per-batch budget"):
         await r.batch(recs)
     assert server.hits["/ok/v1/chat/completions"] == before
     tight.close()
@@ -161,7 +161,7 @@ async def test_single_replay_is_judged_and_stored(session: Session, server: Faul
     assert result.output == "echo: " + rec.messages[-1]["content"]
     assert result.verdict == fidelity.DIFFERENT and result.distinct_outputs == 1
     assert result.system_fingerprint == "fp_test"
-    assert result.request["seed" if False else "params"]["seed"] == rec.params["seed"]
+    assert result.request["params"]["seed"] == rec.params["seed"]
     assert result.request["outputs"] == [result.output, result.output]
     stored = store.get(session.store(), result.replay_id)
     assert stored == result
