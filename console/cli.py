@@ -27,6 +27,9 @@ COMMANDS = (
     "drift",
     "ingest",
     "requests",
+    "flags",
+    "rollback",
+    "audit",
 )
 
 

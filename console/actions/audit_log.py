@@ -158,7 +158,10 @@ def load(session: Session, since: datetime | None = None) -> tuple[list[AuditRow
             ]
     except (ConnectorError, LlmdeckError) as exc:
         problems.append(f"flag events: {exc}")
-    rows.sort(key=lambda r: r.ts, reverse=True)
+    # Stable ascending sort, then reverse: newest first, and of rows with the
+    # same time the one written last comes first.
+    rows.sort(key=lambda r: r.ts)
+    rows.reverse()
     return rows, problems
 
 

@@ -134,18 +134,25 @@ class Outcome:
 
 
 def fmt_state(state: Any) -> str:
-    """A short human form of a JSON-ready state: ``on v13 50% v14 50%``."""
+    """A short human form of a JSON-ready state: ``on v13 50% v14 50%``; a
+    composite (target -> state) reads ``flag: on v13 100%; prompt:alias: 13``."""
     if state is None:
         return "(none)"
-    if isinstance(state, Mapping):
+    if not isinstance(state, Mapping):
+        return str(state)
+    if "enabled" in state or "weights" in state:
         parts = []
         if "enabled" in state:
             parts.append("on" if state["enabled"] else "off")
         weights = state.get("weights")
         if isinstance(weights, Mapping):
             parts.extend(f"{k} {_pct(v)}" for k, v in weights.items())
-        return " ".join(parts) or str(dict(state))
-    return str(state)
+        return " ".join(parts)
+    if state and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in state.values()
+    ):
+        return " ".join(f"{k} {_pct(v)}" for k, v in state.items())
+    return "; ".join(f"{k}: {fmt_state(v)}" for k, v in state.items())
 
 
 def _pct(v: Any) -> str:

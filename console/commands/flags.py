@@ -1,0 +1,135 @@
+"""``llmdeck flags list|set``: flag states, and flips or variant weights
+through the write pipeline (``--reason``; ``--confirm NAME`` in production)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from connectors.errors import ConnectorError
+from connectors.records import Flag
+from console.actions import Confirmation, Pipeline, Plan, SetEnabled, SetWeights
+from console.actions.changes import Change, parse_weights
+from console.actions.model import fmt_state
+from console.actions.pipeline import ActionError
+from console.commands.common import open_session
+from console.errors import LlmdeckError
+from console.session import Session
+
+STATES = {"on": True, "off": False, "enable": True, "disable": False, "trip": True, "reset": False}
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("flags", help="list flags and kill switches; flip one or set its weights")
+    fsub = p.add_subparsers(dest="flags_command", metavar="ACTION", required=True)
+    ls = fsub.add_parser("list", help="every flag with its state per environment")
+    ls.add_argument("--json", action="store_true", help="print JSON")
+    ls.set_defaults(func=run_list)
+    st = fsub.add_parser("set", help="turn a flag on or off, or set its variant weights")
+    st.add_argument("flag")
+    st.add_argument("state", nargs="?", choices=sorted(STATES), help="on/off (trip/reset)")
+    st.add_argument(
+        "--variant", action="append", default=[], metavar="V=W", help="variant weight, percent"
+    )
+    add_write_options(st)
+    st.set_defaults(func=run_set)
+
+
+def add_write_options(p: argparse.ArgumentParser) -> None:
+    """The options every write command shares."""
+    p.add_argument("--reason", default="", help="why (required in production)")
+    p.add_argument("--confirm", default="", metavar="NAME", help="production: the target or env")
+    p.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+
+
+def flag_rows(flags: list[Flag]) -> list[dict[str, Any]]:
+    out = []
+    for f in sorted(flags, key=lambda f: (not f.is_kill_switch, f.key)):
+        out.append(
+            {
+                "key": f.key,
+                "kind": f.kind,
+                "environments": {
+                    e.environment: {
+                        "enabled": e.enabled,
+                        "weights": {v.name: v.weight for v in e.variants},
+                        "strategies": list(e.strategies),
+                    }
+                    for e in f.environments
+                },
+                "last_changed": f.last_changed.isoformat() if f.last_changed else None,
+                "last_changed_by": f.last_changed_by,
+                "description": f.description,
+            }
+        )
+    return out
+
+
+def run_list(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    try:
+        store = session.flags()
+        if store is None:
+            raise LlmdeckError(f"profile {session.profile.name!r} has no flag store")
+        rows = flag_rows(store.flags())
+    except ConnectorError as exc:
+        raise LlmdeckError(f"flags: {exc}") from None
+    finally:
+        session.close()
+    if args.json:
+        print(json.dumps({"flags": rows}, indent=2))
+        return 0
+    width = max((len(r["key"]) for r in rows), default=4)
+    for r in rows:
+        states = "  ".join(f"{env}:{fmt_state(state)}" for env, state in r["environments"].items())
+        print(f"{r['kind']:12} {r['key'].ljust(width)}  {states}")
+    return 0
+
+
+def print_plan(plan: Plan) -> None:
+    print(f"plan: {plan.title} [{plan.environment}{', PRODUCTION' if plan.production else ''}]")
+    for step in plan.steps:
+        print(f"  {step.describe()}")
+    print(f"  blast radius: {plan.blast.describe()}")
+    for note in plan.notes:
+        print(f"  note: {note}")
+
+
+def apply(args: argparse.Namespace, change: Change) -> int:
+    """Plan ``change``, print the plan, and (unless --dry-run) execute it with the
+    confirmation the options give. Raises LlmdeckError for anything but done."""
+    session: Session = open_session(args)
+    try:
+        pipeline = Pipeline(session)
+        if session.read_only and not args.dry_run:
+            outcome = pipeline.run(change, lambda p: Confirmation(False))
+            raise ActionError(outcome)
+        plan = pipeline.plan(change)
+        print_plan(plan)
+        if args.dry_run:
+            print("dry run: nothing written")
+            return 0
+        outcome = pipeline.execute(plan, Confirmation(True, reason=args.reason, typed=args.confirm))
+        if not outcome.ok:
+            raise ActionError(outcome)
+        print(f"{outcome.status}: {outcome.message} (audit #{outcome.audit_id})")
+        return 0
+    finally:
+        session.close()
+
+
+def run_set(args: argparse.Namespace) -> int:
+    if args.state and args.variant:
+        raise LlmdeckError("flags set: give a state or --variant weights, not both")
+    if not args.state and not args.variant:
+        raise LlmdeckError("flags set: give a state (on/off) or --variant V=W ...")
+    try:
+        change: Change = (
+            SetEnabled(args.flag, STATES[args.state])
+            if args.state
+            else SetWeights(args.flag, parse_weights(args.variant))
+        )
+    except ConnectorError as exc:
+        raise LlmdeckError(f"flags set: {exc}") from None
+    return apply(args, change)
