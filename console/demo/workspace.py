@@ -250,6 +250,7 @@ def create(
     now: datetime | None = None,
     days: float = 7.0,
     seed: int = 7,
+    rate_scale: float = 1.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoResult:
     """Create the demo workspace in ``path`` (reusing one that is already there).
@@ -267,7 +268,7 @@ def create(
             conn.execute("DELETE FROM requests")  # a half-made workspace starts over
         conn.execute("PRAGMA synchronous=OFF")
         traffic = Traffic(now, seed)
-        ts = traffic.timestamps(now.timestamp() - days * 86400, now.timestamp())
+        ts = traffic.timestamps(now.timestamp() - days * 86400, now.timestamp(), rate_scale)
         total = len(ts)
         batch = 20_000
         for lo in range(0, total, batch):

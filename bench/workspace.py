@@ -1,0 +1,34 @@
+"""A large workspace for benchmarks, made once and cached under /tmp.
+
+``python -m bench.workspace 1000000`` makes (or finds) a workspace with about
+that many demo requests over 7 days and prints its path.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from console.demo.traffic import MEAN_RATE_PER_MIN
+
+FIXED_NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def ensure(records: int = 1_000_000) -> Path:
+    """The path of a demo workspace with about ``records`` requests (cached)."""
+    from console.demo import workspace
+
+    path = Path(f"/tmp/llmdeck-bench-{records}")
+    if (path / "llmdeck.yaml").exists():
+        return path
+    scale = records / (MEAN_RATE_PER_MIN * 7 * 1440)
+    started = time.perf_counter()
+    workspace.create(path, now=FIXED_NOW, rate_scale=scale)
+    print(f"made {path} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return path
+
+
+if __name__ == "__main__":
+    print(ensure(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000))
