@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import shlex
+import tempfile
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -177,3 +179,58 @@ def as_curl(rec: RequestRecord, base_url: str = "http://127.0.0.1:18080/v1") -> 
         '  -H "Authorization: Bearer $OPENAI_API_KEY" \\\n'
         f"  -d {shlex.quote(body)}"
     )
+
+
+# Drift signals -> what narrows the requests behind them.
+_DRIFT_SIGNALS: dict[str, dict[str, Any]] = {
+    "refusal_rate": {"refusal": True},
+    "error_rate": {"status": "error"},
+    "block_rate": {"blocked": True},
+    "latency_p95": {"order": "latency_ms"},
+    "cost_per_request": {"order": "cost_usd"},
+    "output_tokens": {"order": "tokens_out"},
+}
+
+
+def from_group(
+    group_by: str, group: str, signal: str = "", since: datetime | None = None
+) -> RequestFilter:
+    """The requests behind a Drift row or a chart series: ``group_by`` is
+    ``prompt_version`` (group ``prompt@version``), ``model``, ``route``,
+    ``tenant`` (already hashed) or ``none``; ``signal`` narrows to the
+    refusals, errors or blocks, or sorts by the drifting measure."""
+    flt = RequestFilter(since=since)
+    if group_by == "prompt_version":
+        prompt, _, version = group.rpartition("@")
+        flt = replace(flt, prompt_id=prompt, prompt_version=version or group)
+    elif group_by == "model":
+        flt = replace(flt, model=group)
+    elif group_by == "route":
+        flt = replace(flt, route=group)
+    elif group_by == "tenant":
+        flt = replace(flt, tenant=stored_id("tenant", group))
+    return replace(flt, **_DRIFT_SIGNALS.get(signal, {}))
+
+
+def export(session: Any, rec: RequestRecord, kind: str) -> tuple[str, Path]:
+    """The request as ``json`` or ``curl`` text, also written to a file under
+    the workspace's ``exports/`` (or the temp directory without a workspace).
+
+    Returns the text and the file. Raises FilterError (curl of a hash-only
+    request) and OSError when the file cannot be written.
+    """
+    if kind == "curl":
+        url = "http://127.0.0.1:18080/v1"
+        for spec in session.profile.replay_targets.values():
+            url = str(spec.options.get("url") or url)
+            break
+        body, suffix = as_curl(rec, url), ".sh"
+    else:
+        body, suffix = as_json(rec), ".json"
+    base = session.profile.workspace or Path(tempfile.gettempdir()) / "llmdeck"
+    folder = Path(base) / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", rec.request_id)[:120]
+    path = folder / f"request-{safe}{suffix}"
+    path.write_text(body + "\n", encoding="utf-8")
+    return body, path

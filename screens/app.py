@@ -66,6 +66,18 @@ class LlmdeckApp(App[int]):
         title = getattr(self.screen, "TITLE", "") or self.screen.__class__.__name__
         self.push_screen(HelpScreen(title, keys))
 
+    def open_requests(self, flt: Any, group: str = "", signal: str = "") -> None:
+        """Show the Requests screen filtered: ``flt`` is a RequestFilter, or a
+        grouping (``prompt_version``, ``model``, ``route``, ``tenant``) with
+        ``group`` and a Drift ``signal`` (see console.request_query.from_group)."""
+        from screens.requests import open_requests
+
+        if isinstance(flt, str):
+            from console.request_query import from_group
+
+            flt = from_group(flt, group, signal)
+        open_requests(self, flt)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Any worker that fails becomes a notification, never a crash."""
         if event.state == WorkerState.ERROR:

@@ -36,4 +36,5 @@ SCREENS: tuple[ScreenEntry, ...] = (
         "live KPIs, charts and change markers",
     ),
     ScreenEntry("drift", "Drift", "screens.drift:DriftScreen", "current vs baseline per group"),
+    ScreenEntry("requests", "Requests", "screens.requests:RequestsScreen", "logged requests"),
 )
