@@ -1,8 +1,9 @@
 """What changed between two prompt or model versions.
 
 Templates are compared line by line with ``difflib``; each changed line pair
-also gets an intraline comparison (characters, or words for very long lines,
-which keeps a 10,000-character line pair cheap). Chat prompts are compared
+also gets an intraline comparison of words, whitespace runs and punctuation
+(so a whitespace-only change is highlighted, and a 10,000-character line pair
+stays cheap). Chat prompts are compared
 message by message: messages are matched by role and content, so a message
 that only moved is reported as ``moved``, not as a removal plus an addition.
 Model config and tags are compared key by key. ``unified`` renders the same
@@ -21,9 +22,8 @@ from typing import Any, Literal
 from connectors.records import PromptVersion
 
 LineTag = Literal["equal", "replace", "delete", "insert"]
-# Above this many characters in a line pair, compare words instead of characters:
-# SequenceMatcher is quadratic in the worst case.
-CHAR_LIMIT = 2_000
+# Intraline changes are found between words, runs of spaces and punctuation:
+# readable highlights, and a long line costs words, not characters.
 _WORDS = re.compile(r"\s+|\w+|[^\w\s]")
 EVAL_PREFIXES = ("eval.", "eval_", "evals.", "score.", "metrics.")
 
@@ -79,15 +79,9 @@ class TextDiff:
         return removed, added
 
 
-def _tokens(text: str) -> list[str]:
-    return list(text) if len(text) <= CHAR_LIMIT else _WORDS.findall(text)
-
-
 def intraline(a: str, b: str) -> tuple[tuple[Segment, ...], tuple[Segment, ...]]:
-    """Split ``a`` and ``b`` into segments, marking the parts that differ."""
-    ta, tb = _tokens(a), _tokens(b)
-    if len(ta) > CHAR_LIMIT or len(tb) > CHAR_LIMIT:
-        ta, tb = _WORDS.findall(a), _WORDS.findall(b)
+    """Split ``a`` and ``b`` into segments, marking the words (and spaces) that differ."""
+    ta, tb = _WORDS.findall(a), _WORDS.findall(b)
     matcher = difflib.SequenceMatcher(None, ta, tb, autojunk=False)
     left: list[Segment] = []
     right: list[Segment] = []

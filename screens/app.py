@@ -66,6 +66,15 @@ class LlmdeckApp(App[int]):
         title = getattr(self.screen, "TITLE", "") or self.screen.__class__.__name__
         self.push_screen(HelpScreen(title, keys))
 
+    def open_diff(self, group_by: str, group: str) -> None:
+        """Open the diff of ``group`` (``prompt@version``) against its predecessor.
+
+        Any screen can call this (Drift's and Requests' ``d`` key); see screens/diff.py.
+        """
+        from screens.diff import open_group_diff
+
+        open_group_diff(self, group_by, group)
+
     def open_requests(self, flt: Any, group: str = "", signal: str = "") -> None:
         """Show the Requests screen filtered: ``flt`` is a RequestFilter, or a
         grouping (``prompt_version``, ``model``, ``route``, ``tenant``) with

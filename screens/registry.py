@@ -37,4 +37,11 @@ SCREENS: tuple[ScreenEntry, ...] = (
     ),
     ScreenEntry("drift", "Drift", "screens.drift:DriftScreen", "current vs baseline per group"),
     ScreenEntry("requests", "Requests", "screens.requests:RequestsScreen", "logged requests"),
+    ScreenEntry(
+        "registry",
+        "Registry",
+        "screens.registry_screen:RegistryScreen",
+        "prompt and model versions, aliases, lineage",
+    ),
+    ScreenEntry("diff", "Diff", "screens.diff:DiffScreen", "two prompt versions side by side"),
 )
