@@ -30,6 +30,7 @@ COMMANDS = (
     "flags",
     "rollback",
     "audit",
+    "replay",
 )
 
 
