@@ -97,8 +97,8 @@ async def test_logged_seed_replays_identically_and_another_seed_differs(
 def test_cli_replay_json(
     ws: Path,
     session: Session,
-    llama_url: str,
-    capsys: pytest.CaptureFixture[str],  # noqa: F811
+    llama_url: str,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     rec = log_request(llama_url, session, "req_llama_cli", "Name three colours.", 77)
     code = main(["--config", str(ws / "llmdeck.yaml"), "replay", rec.request_id, "--json"])
