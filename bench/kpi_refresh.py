@@ -35,8 +35,10 @@ def main() -> None:
             started = time.perf_counter()
             kpis.cards(kpis.load(session, rng))
             times.append((time.perf_counter() - started) * 1000)
-        print(f"KPI refresh {name:>4}: median {statistics.median(times):6.1f} ms, "
-              f"max {max(times):6.1f} ms")
+        print(
+            f"KPI refresh {name:>4}: median {statistics.median(times):6.1f} ms, "
+            f"max {max(times):6.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -32,12 +32,14 @@ def first_frame(command: str, marker: str, timeout: float = 20.0) -> float:
     """Seconds from starting ``command`` in tmux until ``marker`` is on screen."""
     session = f"bench{time.monotonic_ns()}"
     started = time.perf_counter()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48",
-                    command], check=True)
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "48", command], check=True
+    )
     try:
         while time.perf_counter() - started < timeout:
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                                    capture_output=True, text=True).stdout
+            screen = subprocess.run(
+                ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+            ).stdout
             if marker in screen:
                 return time.perf_counter() - started
             time.sleep(0.005)
@@ -56,8 +58,11 @@ def main() -> None:
     ws = args.workspace
     if ws is None:
         ws = Path(tempfile.mkdtemp()) / "ws"
-        subprocess.run([sys.executable, "-m", "console", "demo", "--dir", str(ws), "--no-ui"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "console", "demo", "--dir", str(ws), "--no-ui"],
+            check=True,
+            capture_output=True,
+        )
     bin_dir = Path(sys.executable).parent
     llmdeck = f"{bin_dir}/llmdeck --config {ws}/llmdeck.yaml"
     bare_file = Path(tempfile.mkdtemp()) / "bare.py"
@@ -68,8 +73,10 @@ def main() -> None:
         ours.append(first_frame(llmdeck, " requests "))
         bare.append(first_frame(f"{sys.executable} {bare_file}", "bare app ready"))
     m_ours, m_bare = statistics.median(ours), statistics.median(bare)
-    print(f"llmdeck first frame with KPIs: median {m_ours:.3f} s "
-          f"(min {min(ours):.3f}, max {max(ours):.3f}, {args.runs} runs)")
+    print(
+        f"llmdeck first frame with KPIs: median {m_ours:.3f} s "
+        f"(min {min(ours):.3f}, max {max(ours):.3f}, {args.runs} runs)"
+    )
     print(f"bare Textual app first frame:  median {m_bare:.3f} s")
     print(f"ratio llmdeck / bare: {m_ours / m_bare:.2f}x; target: under 1.0 s")
 

@@ -12,14 +12,23 @@ import pytest
 from connectors.workspace.schema import SCHEMA_VERSION
 
 
-def llmdeck(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd or "/tmp"),
-            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}  # fmt: skip
+def llmdeck(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(cwd or "/tmp"),
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
     return subprocess.run(
-        [sys.executable, "-m", "console", *args], capture_output=True, text=True,
-        cwd=cwd, env={**base, **(env or {})}, timeout=timeout, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "console", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**base, **(env or {})},
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def one_clear_line(proc: subprocess.CompletedProcess[str]) -> str:

@@ -55,18 +55,30 @@ def test_good_config_resolves_paths_and_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "line", "key", "words"),
     [
-        ("profiles:\n  a:\n    metrics: {kind: promethus, url: x}\n", 3,
-         "profiles.a.metrics.kind", "unknown connector kind 'promethus'"),
+        (
+            "profiles:\n  a:\n    metrics: {kind: promethus, url: x}\n",
+            3,
+            "profiles.a.metrics.kind",
+            "unknown connector kind 'promethus'",
+        ),
         ("profiles:\n  a:\n    environment: prod\n", 3, "profiles.a.environment", "one of"),
-        ("profiles:\n  a:\n    metrics:\n      kind: prometheus\n      token: abc123\n", 5,
-         "profiles.a.metrics.token", "never stored in the file"),
+        (
+            "profiles:\n  a:\n    metrics:\n      kind: prometheus\n      token: abc123\n",
+            5,
+            "profiles.a.metrics.token",
+            "never stored in the file",
+        ),
         ("profiles:\n  a:\n    colour: red\n", 3, "profiles.a.colour", "unknown key"),
         ("profiles:\n  a:\n    read_only: maybe\n", 3, "profiles.a.read_only", "true or false"),
-        ("profiles:\n  a:\n    metrics: {kind: workspace}\n", 3, "profiles.a.metrics",
-         "needs the profile's 'workspace'"),
+        (
+            "profiles:\n  a:\n    metrics: {kind: workspace}\n",
+            3,
+            "profiles.a.metrics",
+            "needs the profile's 'workspace'",
+        ),
         ("profiles:\n  a: {}\ndefault_profile: b\n", 3, "default_profile", "names no profile"),
     ],
-)  # fmt: skip
+)
 def test_bad_values_name_file_line_and_key(
     tmp_path: Path, text: str, line: int, key: str, words: str
 ) -> None:
@@ -102,5 +114,5 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("LLMDECK_CONFIG", str(user))
     assert find() == user
     assert candidates("explicit.yaml") == [Path("explicit.yaml")]
-    with pytest.raises(ConfigError, match="explicit.yaml: config file not found"):
+    with pytest.raises(ConfigError, match=r"explicit\.yaml: config file not found"):
         find("explicit.yaml")

@@ -6,8 +6,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from connectors.flagd import FlagdFile
 from connectors.files_registry import FilesRegistry
+from connectors.flagd import FlagdFile
 from console.demo.model import BAD_VERSION, GOOD_VERSION, INCIDENT_ROUTE, ROUTES, TENANTS, hashed
 from console.demo.workspace import create
 from tests.conftest import FIXED_NOW
@@ -39,8 +39,10 @@ def test_size_and_variety(demo_dir: Path) -> None:
     assert q(conn, "SELECT COUNT(*) FROM requests WHERE tenant IN ('acme', 'globex')")[0] == 0
     # One tenant logs hashes only: those requests cannot be replayed.
     hooli = hashed("tenant", "hooli")
-    assert q(conn, "SELECT COUNT(*) FROM requests WHERE tenant = ? AND messages != '[]'",
-             hooli)[0] == 0  # fmt: skip
+    assert (
+        q(conn, "SELECT COUNT(*) FROM requests WHERE tenant = ? AND messages != '[]'", hooli)[0]
+        == 0
+    )
 
 
 def test_incident_refusal_ratio_and_shorter_outputs(demo_dir: Path) -> None:
@@ -62,8 +64,16 @@ def test_incident_refusal_ratio_and_shorter_outputs(demo_dir: Path) -> None:
     assert 0.5 <= bad[2] / good[2] <= 0.7  # output tokens about 40% shorter
     assert bad[3] < 0.8 * good[3]  # and the text is too
     # Before the canary, v14 never served.
-    assert q(conn, "SELECT COUNT(*) FROM requests WHERE prompt_version = ? AND route = ? "
-             "AND ts < ?", BAD_VERSION, INCIDENT_ROUTE, NOW_MS - 3 * HOUR - 60_000)[0] == 0
+    assert (
+        q(
+            conn,
+            "SELECT COUNT(*) FROM requests WHERE prompt_version = ? AND route = ? AND ts < ?",
+            BAD_VERSION,
+            INCIDENT_ROUTE,
+            NOW_MS - 3 * HOUR - 60_000,
+        )[0]
+        == 0
+    )
 
 
 def test_tenant_spend_spike(demo_dir: Path) -> None:
@@ -71,8 +81,13 @@ def test_tenant_spend_spike(demo_dir: Path) -> None:
     acme = hashed("tenant", "acme")
 
     def spend(lo: int, hi: int) -> float:
-        return q(conn, "SELECT SUM(cost_usd) FROM requests WHERE tenant = ? AND ts >= ? AND "
-                 "ts < ?", acme, lo, hi)[0] / ((hi - lo) / HOUR)  # fmt: skip
+        return q(
+            conn,
+            "SELECT SUM(cost_usd) FROM requests WHERE tenant = ? AND ts >= ? AND ts < ?",
+            acme,
+            lo,
+            hi,
+        )[0] / ((hi - lo) / HOUR)
 
     recent = spend(NOW_MS - 4 * HOUR, NOW_MS)
     same_hours_yesterday = spend(NOW_MS - 28 * HOUR, NOW_MS - 24 * HOUR)
@@ -84,8 +99,10 @@ def test_files_agree_with_the_data(demo_dir: Path) -> None:
     rollout = flags.flag(ROUTES[0].flag)
     weights = {v.name: v.weight for v in rollout.environments[0].variants}
     assert weights == {f"v{GOOD_VERSION}": 50.0, f"v{BAD_VERSION}": 50.0}
-    assert {f.key for f in flags.flags() if f.is_kill_switch} == {"kill-support-chat",
-                                                                "kill-claude-3-5-haiku"}  # fmt: skip
+    assert {f.key for f in flags.flags() if f.is_kill_switch} == {
+        "kill-support-chat",
+        "kill-claude-3-5-haiku",
+    }
     registry = FilesRegistry(path=demo_dir / "prompts")
     assert registry.get("support-answer", "canary").version == BAD_VERSION
     assert registry.get("support-answer", "production").version == GOOD_VERSION

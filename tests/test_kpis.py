@@ -17,8 +17,9 @@ from console.session import Session
 from tests.conftest import FIXED_NOW
 
 
-@pytest.mark.parametrize("span", [timedelta(minutes=15), timedelta(hours=6),
-                                  timedelta(hours=30, minutes=17)])  # fmt: skip
+@pytest.mark.parametrize(
+    "span", [timedelta(minutes=15), timedelta(hours=6), timedelta(hours=30, minutes=17)]
+)
 def test_kpis_match_pandas(demo_dir: Path, span: timedelta) -> None:
     start, end = FIXED_NOW - span, FIXED_NOW
     # Rollups are per minute: compare over whole minutes.
@@ -50,8 +51,11 @@ def test_series_sum_to_the_kpi(demo_dir: Path) -> None:
     metrics = WorkspaceMetrics(path=demo_dir / "store.db")
     start, end = FIXED_NOW - timedelta(hours=6), FIXED_NOW
     by_route = metrics.series("requests", start, end, 300, group_by="route")
-    assert {s.labels["route"] for s in by_route} == {"/support/chat", "/tickets/summarize",
-                                                     "/analytics/sql"}  # fmt: skip
+    assert {s.labels["route"] for s in by_route} == {
+        "/support/chat",
+        "/tickets/summarize",
+        "/analytics/sql",
+    }
     total = sum(v for s in by_route for _, v in s.points) * 5  # per-minute rate x 5 min steps
     assert total == pytest.approx(metrics.kpis(start, end).requests)
     with pytest.raises(ValueError, match="unknown signal"):

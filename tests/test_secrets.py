@@ -43,12 +43,19 @@ def test_env_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_usable_keyring_is_a_clear_message(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # keyring's `fail` backend is what a headless machine gets: the CLI must say
     # what to install or set, in one line, with exit code 2 and no traceback.
-    env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", "PATH": "/usr/bin:/bin",
-           "HOME": str(tmp_path)}  # fmt: skip
+    env = {
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "console", "secrets", "set", "prom-token"],
-        input="hunter2-secret\n", capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+        input="hunter2-secret\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "no usable keyring backend" in proc.stderr
     assert "keyrings.alt" in proc.stderr and "Traceback" not in proc.stderr

@@ -65,10 +65,14 @@ async def test_palette_and_help_keys(demo_session: Session) -> None:
 
 async def test_live_kpis_change(demo_copy: Path) -> None:
     """With live traffic appending, the KPI strip shows new figures on its own."""
-    session = Session(demo_profile(demo_copy).__class__(**{
-        **demo_profile(demo_copy).__dict__, "refresh_seconds": 0.3}))  # fmt: skip
-    live = LiveTraffic(demo_copy, interval=0.2, rate_scale=20.0,
-                       max_gap=timedelta(seconds=30)).start()
+    session = Session(
+        demo_profile(demo_copy).__class__(
+            **{**demo_profile(demo_copy).__dict__, "refresh_seconds": 0.3}
+        )
+    )
+    live = LiveTraffic(
+        demo_copy, interval=0.2, rate_scale=20.0, max_gap=timedelta(seconds=30)
+    ).start()
     app = LlmdeckApp(session, live=live)
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -92,3 +96,35 @@ async def test_live_kpis_change(demo_copy: Path) -> None:
         "SELECT COUNT(*) FROM requests WHERE ts > ?", (int(FIXED_NOW.timestamp() * 1000),)
     ).fetchone()[0]
     assert after == live.appended
+
+
+async def test_worker_error_becomes_a_notification(demo_session: Session) -> None:
+    app = LlmdeckApp(demo_session)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+
+        def boom() -> None:
+            raise RuntimeError("backend exploded\nsecond line never shown")
+
+        app.run_worker(boom, thread=True, exit_on_error=False, name="boom")
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if app._notifications:
+                break
+        messages = [n.message for n in app._notifications]
+        assert "backend exploded" in messages
+        assert app.is_running  # no crash
+
+
+async def test_failing_metrics_marks_the_strip_stale(tmp_path: Path, frozen_clock: Any) -> None:
+    cfg = tmp_path / "llmdeck.yaml"
+    cfg.write_text("profiles:\n  a:\n    metrics: {kind: workspace, path: missing/store.db}\n")
+    from console.config import load_config
+
+    app = LlmdeckApp(Session(load_config(cfg).profile()))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        status = str(app.screen.query_one("#kpi-status", Static).render())
+        assert status.startswith("stale since 12:00:00:"), status
+        assert "no workspace store here" in status
+        assert not app._notifications  # the panel says it; no popup every refresh

@@ -19,11 +19,20 @@ T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 
 def rec(i: int, **kw: object) -> RequestRecord:
     base: dict[str, object] = dict(
-        request_id=f"r{i}", ts=T0 + timedelta(seconds=i), route="/a", tenant="t1",
-        model_name="m", prompt_id="p", prompt_version="1", tokens_in=100, tokens_out=10,
-        cost_usd=0.01, latency_ms=120.0,
-        messages=({"role": "user", "content": f"question number {i}"},), output=f"answer {i}",
-    )  # fmt: skip
+        request_id=f"r{i}",
+        ts=T0 + timedelta(seconds=i),
+        route="/a",
+        tenant="t1",
+        model_name="m",
+        prompt_id="p",
+        prompt_version="1",
+        tokens_in=100,
+        tokens_out=10,
+        cost_usd=0.01,
+        latency_ms=120.0,
+        messages=({"role": "user", "content": f"question number {i}"},),
+        output=f"answer {i}",
+    )
     base.update(kw)
     return RequestRecord(**base)  # type: ignore[arg-type]
 
@@ -32,8 +41,16 @@ def test_new_store_is_at_current_version(tmp_path: Path) -> None:
     conn = connect(tmp_path / "s.db")
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"requests", "requests_fts", "rollup_minute", "rollup_hour", "replays", "audit",
-            "history", "ingest_progress"} <= tables  # fmt: skip
+    assert {
+        "requests",
+        "requests_fts",
+        "rollup_minute",
+        "rollup_hour",
+        "replays",
+        "audit",
+        "history",
+        "ingest_progress",
+    } <= tables
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "idx_requests_route_ts" in indexes and "idx_requests_prompt_version_ts" in indexes
 
