@@ -117,9 +117,9 @@ class DriftScreen(DeckScreen):
         from console.drift_report import signal_series
 
         points = signal_series(self.session, self.group_by, row.group, row.signal)
-        self.app.call_from_thread(self._chart_show, row, points)
+        self.app.call_from_thread(self._chart_show, row, points)  # type: ignore[arg-type]
 
-    def _chart_show(self, row: DriftRow, points: list[tuple[float, float]]) -> None:
+    async def _chart_show(self, row: DriftRow, points: list[tuple[float, float]]) -> None:
         from screens.widgets.charts import Chart
 
         assert self.report is not None
@@ -127,7 +127,7 @@ class DriftScreen(DeckScreen):
         charts = list(box.query(Chart))
         chart = charts[0] if charts else Chart("", id="drift-chart")
         if not charts:
-            box.mount(chart)
+            await box.mount(chart)
         chart.query_one(".chart-title", Static).update(f"{row.group} · {row.label}")
         end = self.report.current[1]
         span = (end - self.report.baseline[0]).total_seconds()
