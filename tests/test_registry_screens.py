@@ -1,0 +1,199 @@
+"""Registry and Diff screens on a demo workspace: snapshots and Pilot journeys.
+
+The Registry screen snapshots alias maps into the store on every poll, so these
+tests run on a private copy of the demo workspace (``demo_copy``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from textual.widgets import DataTable, Static
+
+from console.diff import compare, unified
+from console.session import Session
+from screens.app import LlmdeckApp
+from screens.diff import DiffScreen, open_diff
+from screens.registry_screen import RegistryScreen
+from screens.widgets.diff_view import DiffView
+from tests.conftest import demo_profile
+
+SIZE = (160, 48)
+
+
+async def settle(pilot: Any) -> None:
+    for _ in range(3):  # listing, then the detail it starts
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+@pytest.fixture
+def session(demo_copy: Path, frozen_clock: Any) -> Iterator[Session]:
+    s = Session(demo_profile(demo_copy))
+    yield s
+    s.close()
+
+
+def text_of(app: LlmdeckApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def select_name(pilot: Any, name: str) -> None:
+    screen = pilot.app.screen
+    assert isinstance(screen, RegistryScreen)
+    names = [e.name for e in screen.entries]
+    screen.query_one("#registry-names", DataTable).move_cursor(row=names.index(name))
+    await settle(pilot)
+
+
+def test_registry_snapshot(snap_compare: Any, session: Session) -> None:
+    async def go(pilot: Any) -> None:
+        pilot.app.switch_mode("registry")
+        await settle(pilot)
+        await select_name(pilot, "support-answer")
+
+    assert snap_compare(LlmdeckApp(session), terminal_size=SIZE, run_before=go)
+
+
+def test_diff_snapshot(snap_compare: Any, session: Session) -> None:
+    async def go(pilot: Any) -> None:
+        await settle(pilot)
+        open_diff(pilot.app, "support-answer", "13", "14")
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+
+    assert snap_compare(LlmdeckApp(session), terminal_size=SIZE, run_before=go)
+
+
+async def test_registry_journey_to_diffs(session: Session, demo_copy: Path) -> None:
+    app = LlmdeckApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        app.switch_mode("registry")
+        await settle(pilot)
+        await select_name(pilot, "support-answer")
+        screen = app.screen
+        assert isinstance(screen, RegistryScreen) and screen.detail is not None
+        moves = [(m.alias, m.before, m.after) for m in screen.detail.history]
+        assert moves[-1] == ("canary", None, "14")
+        lineage = {(r.prompt_version, r.model_name) for r in screen.detail.lineage}
+        assert ("14", "gpt-4o-mini") in lineage and ("13", "claude-3-5-haiku") in lineage
+        # d on the newest version (the cursor starts there): v14 against v13
+        screen.query_one("#registry-versions").focus()
+        await pilot.press("d")
+        await settle(pilot)
+        diff = app.screen
+        assert isinstance(diff, DiffScreen) and diff.loaded is not None
+        assert (diff.loaded.diff.a.version, diff.loaded.diff.b.version) == ("13", "14")
+        assert "v13 [production] → v14 [canary]" in text_of(app, "#diff-title")
+        # traffic of both versions over the same window: v14 refuses about 4x more
+        t13, t14 = diff.loaded.traffic["13"], diff.loaded.traffic["14"]
+        assert t14.refusal_rate is not None and t13.refusal_rate is not None
+        assert t14.refusal_rate > 3 * t13.refusal_rate
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+        # mark v11, select v13, d: v11 against v13
+        versions = screen.query_one("#registry-versions", DataTable)
+        versions.move_cursor(row=3)
+        await pilot.press("m")
+        versions.move_cursor(row=1)
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, DiffScreen) and app.screen.loaded is not None
+        assert (app.screen.loaded.diff.a.version, app.screen.loaded.diff.b.version) == ("11", "13")
+        await pilot.press("escape")
+        await pilot.press("a")  # production against canary
+        await settle(pilot)
+        assert isinstance(app.screen, DiffScreen) and app.screen.target is not None
+        assert (app.screen.target.a, app.screen.target.b) == ("production", "canary")
+
+
+async def test_drift_alert_to_diff_of_the_offending_version(
+    session: Session, demo_copy: Path
+) -> None:
+    """The on-call journey: Drift alert on support-answer@14 -> d -> its diff, exported."""
+    app = LlmdeckApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        app.switch_mode("drift")
+        await settle(pilot)
+        drift = app.screen
+        report = drift.report  # type: ignore[attr-defined]
+        assert report is not None
+        row = next(
+            i
+            for i, r in enumerate(report.rows)
+            if r.group == "support-answer@14" and r.status == "alert"
+        )
+        drift.query_one("#drift-table", DataTable).move_cursor(row=row)
+        await pilot.pause()
+        await pilot.press("d")
+        await settle(pilot)
+        diff = app.screen
+        assert isinstance(diff, DiffScreen) and diff.loaded is not None
+        assert (diff.loaded.diff.a.version, diff.loaded.diff.b.version) == ("13", "14")
+        view = diff.query_one(DiffView)
+        assert view.hunks == [0]
+        await pilot.press("n")
+        assert "hunk 1 of 1" in text_of(app, "#diff-status")
+        await pilot.press("e")
+        await pilot.pause()
+        exported = demo_copy / "exports" / "support-answer-v13-v14.diff"
+        assert str(exported) in text_of(app, "#diff-status")
+        expected = unified(compare(diff.loaded.diff.a, diff.loaded.diff.b))
+        assert exported.read_text() == expected
+        assert "+You are the support assistant" in expected and "Be brief." in expected
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is drift
+
+
+async def test_chat_prompt_diff_per_message(session: Session, demo_copy: Path) -> None:
+    file = demo_copy / "prompts" / "ticket-summary.yaml"
+    doc = yaml.safe_load(file.read_text())
+    latest = doc["versions"][-1]
+    latest["messages"] = [*reversed(latest["messages"]), {"role": "assistant", "content": "-"}]
+    file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    app = LlmdeckApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        open_diff(app, "ticket-summary", "3")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DiffScreen) and screen.loaded is not None
+        statuses = sorted(m.status for m in screen.loaded.diff.messages)
+        assert statuses == ["added", "equal", "moved"]
+        assert "chat, per message" in text_of(app, "#diff-title")
+        await pilot.press("c")
+        assert "copied to the clipboard" in text_of(app, "#diff-status")
+        assert "### assistant" in app.clipboard
+
+
+async def test_broken_registry_file_is_reported_and_the_rest_works(
+    session: Session, demo_copy: Path
+) -> None:
+    (demo_copy / "prompts" / "broken.yaml").write_text(
+        "name: broken\nkind: prompt\nversions:\n  - version: '1'\n    tags: [a, b]\n"
+    )
+    app = LlmdeckApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        app.switch_mode("registry")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RegistryScreen)
+        assert "1 problems" in text_of(app, "#registry-status")
+        assert "support-answer" in [e.name for e in screen.entries]
+        assert "broken" not in [e.name for e in screen.entries]
+
+
+async def test_unknown_version_says_so(session: Session) -> None:
+    app = LlmdeckApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        open_diff(app, "support-answer", "nope", "14")
+        await settle(pilot)
+        title = text_of(app, "#diff-title")
+        assert "cannot diff support-answer@nope" in title
+        assert "no such version or alias" in title
