@@ -17,11 +17,21 @@ from console.actions.changes import Context, alias_step, current_alias, flag_bla
 from console.actions.model import Step
 
 
-def previous_state(ctx: Context, key: str, current: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The newest recorded state of flag ``key`` that differs from ``current``.
+def settled(weights: Mapping[str, Any]) -> str | None:
+    """The variant that carries all the traffic, or None for a split (a canary)."""
+    full = [name for name, w in weights.items() if float(w) >= 99.99]
+    return full[0] if len(full) == 1 else None
 
-    The history table holds a snapshot per change (backdated for the demo,
-    written by the pipeline after every flag write); None when it has none.
+
+def last_known_good(ctx: Context, flag: Flag, current: Mapping[str, Any]) -> str | None:
+    """The variant of the newest settled state in the history that differs from
+    the current one: the version the route ran on before the change.
+
+    A split state (a canary) is never "good"; rolling back a route that is
+    already settled goes to the settled state before it, so a second rollback
+    does not flip to the canary. Reads the store's flag snapshots (backdated
+    for the demo, written by the pipeline after every flag write); None when
+    it has nothing to offer.
     """
     try:
         rows = (
@@ -29,30 +39,20 @@ def previous_state(ctx: Context, key: str, current: Mapping[str, Any]) -> dict[s
             .execute(
                 "SELECT state FROM history WHERE kind = 'flag' AND key = ? "
                 "ORDER BY ts DESC, id DESC",
-                (key,),
+                (flag.key,),
             )
             .fetchall()
         )
     except Exception:  # no workspace: no history to roll back to
         return None
-    cur_weights = {k: float(v) for k, v in (current.get("weights") or {}).items()}
-    for (raw,) in rows:
-        state = orjson.loads(raw)
-        weights = {k: float(v) for k, v in (state.get("weights") or {}).items()}
-        if weights and weights != cur_weights:
-            return dict(state)
-    return None
-
-
-def good_variant(flag: Flag, environment: str, state: Mapping[str, Any]) -> str:
-    """The variant that carried most traffic in ``state`` (must still exist)."""
-    weights = {k: float(v) for k, v in (state.get("weights") or {}).items()}
-    env = flag.env(environment)
+    env = flag.env(ctx.environment)
     names = {v.name for v in env.variants} if env else set()
-    ranked = sorted((w, n) for n, w in weights.items() if n in names)
-    if not ranked or ranked[-1][0] <= 0:
-        raise InvalidChange(f"{flag.key}: the recorded good state names no current variant")
-    return ranked[-1][1]
+    now = settled(current.get("weights") or {})
+    for (raw,) in rows:
+        good = settled(orjson.loads(raw).get("weights") or {})
+        if good and good != now and good in names:
+            return good
+    return None
 
 
 def rollback_steps(ctx: Context, route: str) -> tuple[list[Step], list[str]]:
@@ -66,11 +66,10 @@ def rollback_steps(ctx: Context, route: str) -> tuple[list[Step], list[str]]:
     notes: list[str] = []
     for flag in flags:
         before = flag_state(flag, ctx.environment)
-        previous = previous_state(ctx, flag.key, before)
-        if previous is None:
-            notes.append(f"{flag.key}: no earlier state in the history; left as it is")
+        good = last_known_good(ctx, flag, before)
+        if good is None:
+            notes.append(f"{flag.key}: no earlier good state in the history; left as it is")
             continue
-        good = good_variant(flag, ctx.environment, previous)
         env = flag.env(ctx.environment)
         values = {v.name: str(v.value) for v in env.variants} if env else {}
         weights = {name: (100.0 if name == good else 0.0) for name in before["weights"]}
