@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 import yaml
 
 from connectors.atomic import locked, write_atomic
-from connectors.base import Registry
+from connectors.base import Registry, RegistryEntry
 from connectors.errors import BackendUnavailable, NotFound, ReadOnlyError
 from connectors.records import BackendStatus, PromptVersion
 from connectors.yaml_lines import Located, YamlFileError, load
@@ -49,10 +49,14 @@ def _parse(doc: Located) -> list[PromptVersion]:
     if not isinstance(versions, list) or not versions:
         raise doc.error(("versions",), "must be a non-empty list")
     out = []
+    seen: set[str] = set()
     for i, v in enumerate(versions):
         if not isinstance(v, dict) or "version" not in v:
             raise doc.error(("versions", i), "each version needs a 'version' key")
         version = str(v["version"])
+        if version in seen:
+            raise doc.error(("versions", i, "version"), f"version {version!r} is listed twice")
+        seen.add(version)
         messages = v.get("messages") or ()
         if not isinstance(messages, list | tuple) or not all(
             isinstance(m, dict) and "role" in m for m in messages
@@ -85,6 +89,11 @@ def _parse(doc: Located) -> list[PromptVersion]:
                 source=str(doc.file),
             )
         )
+    for alias, target in aliases.items():
+        if str(target) not in seen:
+            raise doc.error(
+                ("aliases", alias), f"points at version {target!r}, which is not listed"
+            )
     return out
 
 
@@ -110,7 +119,11 @@ class FilesRegistry(Registry):
             except YamlFileError as exc:
                 errors.append(str(exc))
                 continue
-            out[versions[0].name] = versions
+            name = versions[0].name
+            if name in out:
+                errors.append(f"{file}: name {name!r} is already defined in {out[name][0].source}")
+                continue
+            out[name] = versions
         self.errors = errors
         return out
 
@@ -121,6 +134,21 @@ class FilesRegistry(Registry):
             return BackendStatus(ok=False, detail=str(exc))
         bad = f", {len(self.errors)} broken files" if self.errors else ""
         return BackendStatus(ok=True, version="yaml files", detail=f"{n} entries{bad}")
+
+    def entries(self, kind: str = "prompt") -> list[RegistryEntry]:
+        """Every prompt or model, reading the directory once."""
+        out = []
+        for name, versions in sorted(self._load_all().items()):
+            if versions[0].kind != kind:
+                continue
+            newest = versions[-1]
+            aliases = {a: v.version for v in versions for a in v.aliases}
+            out.append(
+                RegistryEntry(
+                    name, kind, newest.version, aliases, newest.created_at, newest.description
+                )
+            )
+        return out
 
     def names(self, kind: str = "prompt") -> list[str]:
         return sorted(n for n, vs in self._load_all().items() if vs[0].kind == kind)

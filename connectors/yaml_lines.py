@@ -39,7 +39,7 @@ class Located:
             if path in self.lines:
                 return self.lines[path]
             path = path[:-1]
-        return None
+        return self.lines.get(())  # the document itself
 
     def error(self, path: KeyPath, message: str) -> YamlFileError:
         return YamlFileError(self.file, self.line(path), dotted(path), message)
