@@ -231,6 +231,9 @@ class Ingester:
         except sqlite3.Error as exc:
             self.conn.rollback()
             raise LlmdeckError(f"workspace store: cannot write ({exc})") from None
+        except BaseException:
+            self.conn.rollback()  # interrupted: neither rows nor progress of this batch
+            raise
         if self.on_progress:
             self.on_progress(self.report)
 
@@ -319,14 +322,13 @@ def _jsonl(ing: Ingester, src: Source, follow: bool, stop: threading.Event) -> N
             return
         last = start
         for line, end, item in jsonl.read(src.path, start, follow=follow, stop=stop.is_set):
-            ing.add(source, line, item)
             if end >= 0:
+                # Marked before the line is added, so a flush the line triggers
+                # writes the offset just past it together with its row.
                 ing.report.bytes_done += end - last if end > last else 0
                 last = end
-                if follow:
-                    ing.mark(src.key, end, *_safe_stat(src.path))
-                else:
-                    ing.mark(src.key, end, size, mtime)
+                ing.mark(src.key, end, size, mtime)
+            ing.add(source, line, item)
     except OSError as exc:
         ing.add(source, 0, Problem(source, 0, f"cannot read file: {exc.strerror or exc}"))
 
