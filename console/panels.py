@@ -8,6 +8,7 @@ everything the Overview shows, for ``llmdeck metrics --json``.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -72,23 +73,33 @@ class PanelData:
         }
 
 
+_CACHED: weakref.WeakKeyDictionary[Session, MetricsSource] = weakref.WeakKeyDictionary()
+
+
 def metrics_source(session: Session) -> MetricsSource:
-    """The session's metrics connector with the profile's ``panels:`` applied.
+    """The session's metrics connector with the profile's ``panels:`` applied,
+    wrapped in an incremental series cache (one per session).
 
     Raises LlmdeckError when the profile has none or ``panels`` is invalid.
     """
+    from console.series_cache import CachedMetrics
+
+    cached = _CACHED.get(session)
+    if cached is not None:
+        return cached
     metrics = session.metrics()
     if metrics is None:
         raise LlmdeckError("no metrics connector in this profile")
     panels = session.profile.settings.get("panels")
     configure = getattr(metrics, "configure_panels", None)
-    if panels and configure is not None and not getattr(metrics, "_llmdeck_panels", False):
+    if panels and configure is not None:
         try:
             configure(panels)
         except ValueError as exc:
             raise LlmdeckError(f"panels: {exc}") from None
-        metrics._llmdeck_panels = True  # type: ignore[attr-defined]
-    return metrics
+    cached = CachedMetrics(metrics)
+    _CACHED[session] = cached
+    return cached
 
 
 def _label(s: MetricSeries, panel: Panel, group_by: str) -> str:

@@ -7,7 +7,6 @@ mounted after the first KPI frame, so start-up pays for the strip alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
@@ -17,7 +16,7 @@ from textual.widgets import Static
 from textual.worker import Worker
 
 from connectors.base import GROUPINGS
-from connectors.records import ChangeEvent, Kpis
+from connectors.records import Kpis
 from console import clock, kpis
 from console.ranges import DEFAULT_RANGE, RANGES
 from screens.base import DeckScreen
@@ -25,18 +24,8 @@ from screens.poller import Poller
 from screens.widgets.kpi_strip import KpiStrip
 
 if TYPE_CHECKING:
-    from console.panels import PanelData, StaleState
-
-
-@dataclass
-class OverviewData:
-    """One refresh of everything under the KPI strip."""
-
-    panels: dict[str, PanelData]
-    changes: tuple[ChangeEvent, ...] = ()
-    budgets: list[Any] = field(default_factory=list)
-    slos: list[Any] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+    from console.overview_data import OverviewData
+    from console.panels import StaleState
 
 
 class OverviewScreen(DeckScreen):
@@ -112,25 +101,9 @@ class OverviewScreen(DeckScreen):
         self.charts_poller.start()
 
     def _load_charts(self) -> OverviewData:
-        from console import budgets, changes, panels, slo
+        from console import overview_data
 
-        rng = RANGES[self.range_name]
-        data = OverviewData(panels.load_panels(self.session, rng, self.group_by))
-        start, end = rng.window()
-        found = changes.load(self.session, start, end)
-        data.changes = found.events
-        data.problems.extend(found.problems)
-        metrics = panels.metrics_source(self.session)
-        settings = self.session.profile.settings
-        for name, fn in (
-            ("budgets", lambda: budgets.budgets(metrics, settings, end)),
-            ("slos", lambda: slo.evaluate(metrics, settings, end)),
-        ):
-            try:
-                setattr(data, name, fn())
-            except Exception as exc:  # one failing table must not blank the charts
-                data.problems.append(f"{name}: {str(exc).splitlines()[0] if str(exc) else exc}")
-        return data
+        return overview_data.load(self.session, RANGES[self.range_name], self.group_by)
 
     def _show_charts(self, data: OverviewData) -> None:
         from console.panels import PANELS

@@ -1,0 +1,55 @@
+"""All Overview panels on a 1,000,000-record workspace: work per refresh
+(target < 250 ms).
+
+One refresh is what the Overview's two pollers run: the KPI strip, then every
+chart, the change markers, the budgets and the SLOs (console.overview_data).
+Timed per range and grouping on the cached workspace of bench/workspace.py.
+
+    python -m bench.overview_refresh [--records 1000000] [--repeat 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from bench.workspace import FIXED_NOW, ensure
+from console import clock, kpis, overview_data
+from console.config import load_config
+from console.ranges import RANGES
+from console.session import Session
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=10)
+    args = ap.parse_args()
+    ws = ensure(args.records)
+    clock.freeze(FIXED_NOW)
+    session = Session(load_config(ws / "llmdeck.yaml").profile("demo"))
+    n = session.store().execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+    print(f"workspace {ws}: {n:,} requests")
+    worst = 0.0
+    for group in ("none", "prompt_version"):
+        for name, rng in RANGES.items():
+            overview_data.load(session, rng, group)  # warm the page cache
+            times = []
+            for _ in range(args.repeat):
+                started = time.perf_counter()
+                kpis.cards(kpis.load(session, rng))
+                data = overview_data.load(session, rng, group)
+                times.append((time.perf_counter() - started) * 1000)
+            errors = [k for k, p in data.panels.items() if p.error] + data.problems
+            med = statistics.median(times)
+            worst = max(worst, med)
+            print(
+                f"overview refresh {name:>4} by {group:14}: median {med:6.1f} ms, "
+                f"max {max(times):6.1f} ms{'  ERRORS ' + str(errors) if errors else ''}"
+            )
+    print(f"worst median: {worst:.1f} ms (target < 250 ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Incremental series: each refresh queries only the steps that can still change.
+
+Chart windows are aligned to their step, so a point's bucket never moves as
+time passes: once a step lies wholly in the past (plus ``LATE_S`` for
+records that arrive late) its value is final and is served from memory. Each
+refresh then asks the backend for the last step or two instead of the whole
+range: at 1M records this turns a 24 h refresh from about a second of SQL into
+a few milliseconds. The figures are identical to a full query (tested).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.base import MetricsSource
+from connectors.records import BackendStatus, Kpis, MetricSeries
+
+COUNTED = frozenset({"requests", "tokens_in", "tokens_out", "cost"})
+LATE_S = 120  # records may land this long after their timestamp (ingest, live demo)
+MAX_ENTRIES = 256
+
+
+def _key_labels(s: MetricSeries) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(s.labels.items()))
+
+
+class _Entry:
+    __slots__ = ("final_until", "points", "start")
+
+    def __init__(self, start: int, final_until: int, points: dict[Any, dict[float, float]]):
+        self.start = start
+        self.final_until = final_until
+        self.points = points
+
+
+class CachedMetrics(MetricsSource):
+    """Wraps a MetricsSource; ``series`` is incremental, everything else passes through."""
+
+    kind = "cached"
+
+    def __init__(self, inner: MetricsSource) -> None:
+        self.inner = inner
+        self._cache: dict[tuple[str, str, int], _Entry] = {}
+        self._lock = threading.Lock()
+        self.full_queries = 0
+        self.tail_queries = 0
+
+    def __getattr__(self, name: str) -> Any:  # configure_panels, render, instant, ...
+        return getattr(self.inner, name)
+
+    def ping(self) -> BackendStatus:
+        return self.inner.ping()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def kpis(self, start: datetime, end: datetime) -> Kpis:
+        return self.inner.kpis(start, end)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def series(
+        self, signal: str, start: datetime, end: datetime, step_s: int, group_by: str = "none"
+    ) -> list[MetricSeries]:
+        """As the inner source, over [start aligned down to the step, end)."""
+        step = max(1, int(step_s))
+        lo = int(start.timestamp()) // step * step
+        hi = int(end.timestamp())
+        key = (signal, group_by, step)
+        with self._lock:
+            entry = self._cache.get(key)
+        if entry is None or entry.start > lo or entry.final_until < lo:
+            fetched = self.inner.series(signal, _dt(lo), end, step, group_by)
+            self.full_queries += 1
+            points: dict[Any, dict[float, float]] = {}
+            first = lo
+        else:
+            fetched = self.inner.series(signal, _dt(entry.final_until), end, step, group_by)
+            self.tail_queries += 1
+            # Keep everything final, also before ``lo``: a longer window of the same
+            # step (SLOs read 6 h and 1 h) is served from the same entry.
+            points = {k: dict(p) for k, p in entry.points.items()}
+            first = entry.start
+        for s in fetched:
+            points.setdefault(_key_labels(s), {}).update(s.points)
+        final_until = max(lo, (hi - LATE_S) // step * step)
+        with self._lock:
+            if len(self._cache) >= MAX_ENTRIES:
+                self._cache.clear()
+            self._cache[key] = _Entry(
+                first,
+                final_until,
+                {k: {t: v for t, v in p.items() if t < final_until} for k, p in points.items()},
+            )
+        n_steps = max(1, math.ceil((hi - lo) / step))
+        fill = 0.0 if signal in COUNTED else math.nan
+        out = []
+        for k in sorted(points):
+            p = points[k]
+            if not any(lo <= t <= hi for t in p):
+                continue  # a group with no data in this window
+            grid = tuple(
+                (float(lo + i * step), p.get(float(lo + i * step), fill)) for i in range(n_steps)
+            )
+            out.append(MetricSeries(name=signal, labels=dict(k), points=grid))
+        return out
+
+
+def _dt(ts: int) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
