@@ -5,7 +5,8 @@ history). Selecting a name loads its versions, the alias moves the workspace
 has seen and the lineage of the traffic it served over the selected range.
 ``d`` diffs the selected version against its predecessor, ``m`` marks a
 version and ``d`` then diffs the mark against the selection, ``a`` diffs
-production against canary.
+production against canary, ``A`` points an alias at the selected version
+through the write pipeline (``screens/alias_move.py``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class RegistryScreen(DeckScreen):
         Binding("d", "diff", "Diff"),
         Binding("m", "mark", "Mark"),
         Binding("a", "diff_aliases", "Prod vs canary"),
+        Binding("A", "move_alias", "Move alias"),
         Binding("t", "next_range", "Range"),
         Binding("r", "refresh", "Refresh"),
     ]
@@ -166,6 +168,11 @@ class RegistryScreen(DeckScreen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if self.poller.handle(event):
             return
+        if event.worker.name == "registry-change":
+            event.stop()  # the pipeline reports its own outcome
+            if event.state == WorkerState.ERROR:
+                self.notify(escape(describe(event.worker.error)), severity="error", timeout=8)
+            return
         if event.worker.name != "registry-detail":
             return
         event.stop()
@@ -252,6 +259,20 @@ class RegistryScreen(DeckScreen):
             open_diff(self.app, self.detail.name, "production", "canary")
         else:
             self.notify(f"{self.detail.name} has no production and canary aliases", timeout=5)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Writes are not offered read-only (k9s habit); break-glass lifts it for the session.
+        return not (action == "move_alias" and self.session.read_only)
+
+    def action_move_alias(self) -> None:
+        """Point an alias at the selected version, through the write pipeline."""
+        v = self.selected_version()
+        if v is None or self.detail is None:
+            return
+        from screens.alias_move import AliasMover
+
+        aliases = sorted({a for x in self.detail.versions for a in x.aliases})
+        AliasMover(self).ask(self.detail.name, v.version, aliases)
 
     def action_next_range(self) -> None:
         self.range_name = RANGE_NAMES[(RANGE_NAMES.index(self.range_name) + 1) % len(RANGE_NAMES)]

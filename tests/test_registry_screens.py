@@ -197,3 +197,59 @@ async def test_unknown_version_says_so(session: Session) -> None:
         title = text_of(app, "#diff-title")
         assert "cannot diff support-answer@nope" in title
         assert "no such version or alias" in title
+
+
+async def test_move_alias_goes_through_the_write_pipeline(
+    session: Session, demo_copy: Path
+) -> None:
+    """Roll canary back to v13: plan, confirmation modal, write, audit, alias history."""
+    from screens.confirm import ConfirmScreen
+
+    app = LlmdeckApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        app.switch_mode("registry")
+        await settle(pilot)
+        await select_name(pilot, "support-answer")
+        screen = app.screen
+        assert isinstance(screen, RegistryScreen)
+        screen.query_one("#registry-versions", DataTable).move_cursor(row=1)  # v13
+        await pilot.press("A")
+        await pilot.pause()
+        app.screen.query_one("#alias-input").value = "canary"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "move support-answer@canary to version 13" in app.screen.plan.title
+        await pilot.press("enter")  # the reason field submits: apply
+        await settle(pilot)
+        assert app.screen is screen
+        doc = yaml.safe_load((demo_copy / "prompts" / "support-answer.yaml").read_text())
+        assert doc["aliases"]["canary"] == "13"
+        audit = (
+            session.store()
+            .execute("SELECT action, target, outcome FROM audit ORDER BY id DESC LIMIT 1")
+            .fetchone()
+        )
+        assert audit == ("move_alias", "support-answer:canary", "done")
+        await settle(pilot)
+        assert screen.detail is not None
+        assert (screen.detail.history[-1].alias, screen.detail.history[-1].after) == (
+            "canary",
+            "13",
+        )
+
+
+async def test_move_alias_is_not_offered_read_only(demo_copy: Path, frozen_clock: Any) -> None:
+    session = Session(demo_profile(demo_copy), read_only=True)
+    app = LlmdeckApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        app.switch_mode("registry")
+        await settle(pilot)
+        await select_name(pilot, "support-answer")
+        assert "move_alias" not in {b.binding.action for b in app.active_bindings.values()}
+        await pilot.press("A")
+        await settle(pilot)
+        assert isinstance(app.screen, RegistryScreen)  # nothing opened
+        doc = yaml.safe_load((demo_copy / "prompts" / "support-answer.yaml").read_text())
+        assert doc["aliases"] == {"production": "13", "canary": "14"}
+    session.close()
