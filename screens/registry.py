@@ -44,4 +44,7 @@ SCREENS: tuple[ScreenEntry, ...] = (
         "prompt and model versions, aliases, lineage",
     ),
     ScreenEntry("diff", "Diff", "screens.diff:DiffScreen", "two prompt versions side by side"),
+    ScreenEntry("flags", "Flags", "screens.flags:FlagsScreen", "flags, kill switches, rollback"),
+    ScreenEntry("audit", "Audit", "screens.audit:AuditScreen", "audit log and backend events"),
+    ScreenEntry("replays", "Replays", "screens.replay_batch:ReplayBatchScreen", "batch replay"),
 )

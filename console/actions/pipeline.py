@@ -80,14 +80,7 @@ class Pipeline:
     # -- confirming and writing -----------------------------------------
     def check_confirmation(self, plan: Plan, confirmation: Confirmation) -> str | None:
         """Why ``confirmation`` is not enough for ``plan`` (None when it is)."""
-        if not plan.production:
-            return None
-        if confirmation.typed.strip() not in plan.confirm_words:
-            words = " or ".join(repr(w) for w in plan.confirm_words)
-            return f"production: type {words} to confirm"
-        if not confirmation.reason.strip():
-            return "production: a reason is required"
-        return None
+        return confirmation_problem(plan, confirmation)
 
     def execute(self, plan: Plan, confirmation: Confirmation) -> Outcome:
         """Carry out a confirmed plan. Never raises: every ending is an audited Outcome."""
@@ -244,6 +237,19 @@ class Pipeline:
         except LlmdeckError as exc:
             message += f" (not audited: {exc})"
         return Outcome(status, message, plan, audit_id)
+
+
+def confirmation_problem(plan: Plan, confirmation: Confirmation) -> str | None:
+    """Why ``confirmation`` is not enough for ``plan`` (None when it is): in
+    production the operator types the target or environment name and a reason."""
+    if not plan.production:
+        return None
+    if confirmation.typed.strip() not in plan.confirm_words:
+        words = " or ".join(repr(w) for w in plan.confirm_words)
+        return f"production: type {words} to confirm"
+    if not confirmation.reason.strip():
+        return "production: a reason is required"
+    return None
 
 
 def _line(exc: BaseException) -> str:

@@ -1,0 +1,255 @@
+"""Flags: flags and kill switches, with the write keys of the pipeline.
+
+Kill switches come first. ``space`` toggles the selected flag, ``k`` trips
+(or resets) the kill switch, ``w`` sets variant weights, ``b`` rolls the
+selected flag's route back to its last known good prompt version. Every key
+plans in a worker, shows the confirmation modal, then executes and audits
+through ``console.actions``. In read-only mode the write keys are gone
+(``check_action``) and ``!`` offers break-glass.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.markup import escape
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Static
+from textual.worker import Worker
+
+from connectors.errors import ConnectorError
+from console.actions import (
+    Confirmation,
+    Outcome,
+    Pipeline,
+    Plan,
+    RollbackRoute,
+    SetEnabled,
+    SetWeights,
+    flag_view,
+)
+from console.actions.breakglass import leave_read_only
+from console.actions.changes import Change, parse_weights
+from console.errors import LlmdeckError
+from screens.base import DeckScreen
+from screens.confirm import ConfirmScreen, ReasonScreen
+from screens.poller import Poller
+
+WRITE_ACTIONS = frozenset({"toggle_flag", "kill", "weights", "rollback"})
+SEVERITY = {"done": "information", "cancelled": "warning"}
+
+
+class WeightsScreen(ModalScreen[str | None]):
+    """Ask for weights as ``v13=90 v14=10``; None when cancelled."""
+
+    CSS_PATH = "flags.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, key: str, current: str) -> None:
+        super().__init__()
+        self.key = key
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"weights for {escape(self.key)} (percent, adding up to 100)")
+        yield Input(self.current, id="weights-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FlagsScreen(DeckScreen):
+    """Flags and kill switches in the profile's environment."""
+
+    TITLE = "Flags"
+    CSS_PATH = "flags.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_flag", "Toggle"),
+        Binding("k", "kill", "Kill switch"),
+        Binding("w", "weights", "Weights"),
+        Binding("b", "rollback", "Roll back route"),
+        Binding("exclamation_mark", "break_glass", "Break glass", key_display="!"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[flag_view.FlagRow] = []
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("loading…", id="flags-status")
+        yield DataTable(id="flags-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#flags-table", DataTable)
+        table.add_columns("type", "flag", "state", "variants", "steers", "last change", "by")
+        table.border_title = f"flags · {self.session.profile.environment}"
+        self.poller: Poller[list[flag_view.FlagRow]] = Poller(
+            self,
+            "flags",
+            lambda: flag_view.load(self.session),
+            self._show,
+            max(5.0, self.session.profile.refresh_seconds),
+            on_stale=lambda since, why: self._status(
+                f"[b $warning]stale since {since:%H:%M:%S}:[/] {escape(why)}"
+            ),
+        )
+        self.poller.start()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.poller.handle(event)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """k9s habit: in read-only mode the write keys are not offered at all."""
+        if action in WRITE_ACTIONS:
+            return not self.session.read_only
+        if action == "break_glass":
+            return self.session.read_only
+        return True
+
+    # ------------------------------------------------------------ rendering
+    def _status(self, text: str) -> None:
+        self.query_one("#flags-status", Static).update(text)
+
+    def _show(self, rows: list[flag_view.FlagRow]) -> None:
+        self.rows = rows
+        table = self.query_one("#flags-table", DataTable)
+        keep = table.cursor_row
+        table.clear()
+        for r in rows:
+            # DataTable cells render Rich text (no theme variables): plain styles.
+            kind = Text("KILL", "bold red") if r.flag.is_kill_switch else Text(r.flag.kind)
+            if r.enabled is None:
+                state = Text("n/a", "dim")
+            elif r.flag.is_kill_switch:
+                state = Text("TRIPPED", "bold reverse red") if r.enabled else Text("armed")
+            else:
+                state = Text("on", "bold") if r.enabled else Text("off", "dim")
+            when = f"{r.last_change:%m-%d %H:%M}" if r.last_change else "-"
+            table.add_row(kind, Text(r.key), state, Text(r.weights), Text(r.steers),
+                          Text(when), Text(r.last_by or "-"), key=r.key)  # fmt: skip
+        if rows:
+            table.move_cursor(row=min(keep, len(rows) - 1))
+        tripped = sum(1 for r in rows if r.flag.is_kill_switch and r.enabled)
+        mode = (
+            "[b $warning]read-only[/]: ! break glass"
+            if self.session.read_only
+            else "space toggle · k kill switch · w weights · b roll back route"
+        )
+        self._status(f"{len(rows)} flags · {tripped} kill switches tripped · {mode}")
+
+    def selected(self) -> flag_view.FlagRow | None:
+        if not self.rows:
+            return None
+        return self.rows[min(self.query_one("#flags-table", DataTable).cursor_row,
+                             len(self.rows) - 1)]  # fmt: skip
+
+    # -------------------------------------------------------------- actions
+    def action_refresh(self) -> None:
+        self.poller.refresh_now()
+
+    def action_toggle_flag(self) -> None:
+        row = self.selected()
+        if row is not None and row.enabled is not None:
+            self.propose(SetEnabled(row.key, not row.enabled))
+
+    def action_kill(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        if row.flag.is_kill_switch:
+            self.propose(SetEnabled(row.key, not row.enabled))
+            return
+        steers = row.flag.metadata.get("route") or row.flag.metadata.get("model")
+        switch = next(
+            (r for r in self.rows if r.flag.is_kill_switch and steers
+             and steers in (r.flag.metadata.get("route"), r.flag.metadata.get("model"))),
+            None,
+        )  # fmt: skip
+        if switch is None:
+            self.notify(f"no kill switch for {row.key}", severity="warning")
+            return
+        self.propose(SetEnabled(switch.key, True))
+
+    def action_weights(self) -> None:
+        row = self.selected()
+        if row is None or row.flag.is_kill_switch:
+            return
+        env = row.flag.env(self.session.profile.environment) or row.flag.environments[0]
+        current = " ".join(f"{v.name}={v.weight:g}" for v in env.variants)
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            try:
+                weights = parse_weights(text.replace(",", " ").split())
+            except ConnectorError as exc:
+                self.notify(str(exc), severity="error")
+                return
+            self.propose(SetWeights(row.key, weights))
+
+        self.app.push_screen(WeightsScreen(row.key, current), done)
+
+    def action_rollback(self) -> None:
+        row = self.selected()
+        route = row.flag.metadata.get("route") if row else None
+        if not route:
+            self.notify("the selected flag routes no route", severity="warning")
+            return
+        self.propose(RollbackRoute(route))
+
+    def action_break_glass(self) -> None:
+        def done(reason: str | None) -> None:
+            if reason is None:
+                return
+            outcome = leave_read_only(self.session, reason)
+            self._report(outcome)
+            self.refresh_bindings()
+            self.query_one("DeckHeader").refresh()
+            self.poller.refresh_now()
+
+        self.app.push_screen(
+            ReasonScreen("Break glass: leave read-only mode",
+                         "Writes become possible for the rest of this session. "
+                         "Audited with your reason."),
+            done,
+        )  # fmt: skip
+
+    # --------------------------------------------------------- the pipeline
+    def propose(self, change: Change) -> None:
+        """Plan ``change`` in a worker, then confirm and execute it."""
+        self._plan(change)
+
+    @work(thread=True, exit_on_error=False, group="flags-change")
+    def _plan(self, change: Change) -> None:
+        try:
+            plan = Pipeline(self.session).plan(change)
+        except LlmdeckError as exc:  # audited as failed by the pipeline
+            self.app.call_from_thread(self.notify, str(exc), title="not planned",
+                                      severity="error", timeout=8)  # fmt: skip
+            return
+        self.app.call_from_thread(self._confirm, plan)
+
+    def _confirm(self, plan: Plan) -> None:
+        def answered(confirmation: Confirmation | None) -> None:
+            self._execute(plan, confirmation or Confirmation(False))
+
+        self.app.push_screen(ConfirmScreen(plan), answered)
+
+    @work(thread=True, exit_on_error=False, group="flags-change")
+    def _execute(self, plan: Plan, confirmation: Confirmation) -> None:
+        outcome = Pipeline(self.session).execute(plan, confirmation)
+        self.app.call_from_thread(self._report, outcome)
+        self.app.call_from_thread(self.poller.refresh_now)
+
+    def _report(self, outcome: Outcome) -> None:
+        severity = SEVERITY.get(outcome.status, "error")
+        self.notify(escape(outcome.message), title=outcome.status, severity=severity,  # type: ignore[arg-type]
+                    timeout=8)  # fmt: skip
