@@ -23,6 +23,7 @@ BUILTIN: dict[str, str] = {
     "registry.langfuse": "connectors.langfuse:LangfusePrompts",
     "flags.flagd": "connectors.flagd:FlagdFile",
     "flags.unleash": "connectors.unleash:UnleashFlags",
+    "flags.litellm": "connectors.litellm_flags:LiteLLMModels",
     "replay.openai": "connectors.openai_compat:OpenAICompatTarget",
     "policy.rego": "connectors.rego:RegoPolicy",
     "policy.opa": "connectors.rego:OpaHttpPolicy",
