@@ -18,7 +18,8 @@
 #
 # PostgreSQL must run as the `postgres` user. Its data dir is .backends/pg
 # (owned by postgres) when postgres can reach the repo; if a parent directory
-# is not searchable by postgres, it moves to /tmp/llmdeck-pg-$UID instead.
+# is not searchable by postgres, it moves to /tmp/llmdeck-pg-$UID-<hash of
+# the repo path> instead (LLMDECK_PG_BASE=dir overrides both).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,6 +58,10 @@ base_python() {
     die "no python3 on PATH"
 }
 
+mkdir -p "$B"
+# keep installs, data and logs out of git even without a root .gitignore entry
+[[ -f $B/.gitignore ]] || echo '*' >"$B/.gitignore"
+
 # ---------------------------------------------------------------- postgres dir
 pg_user_can_reach() {
     # true when user postgres can enter every parent of .backends
@@ -66,8 +71,8 @@ pg_user_can_reach() {
 
 pg_base() {
     if [[ -n "${LLMDECK_PG_BASE:-}" ]]; then echo "$LLMDECK_PG_BASE"
-    elif [[ -d "$B/pg" ]] || { mkdir -p "$B" && pg_user_can_reach; }; then echo "$B/pg"
-    else echo "/tmp/llmdeck-pg-$(id -u)"
+    elif [[ -d "$B/pg" ]] || pg_user_can_reach; then echo "$B/pg"
+    else echo "/tmp/llmdeck-pg-$(id -u)-$(printf '%s' "$ROOT" | md5sum | cut -c1-8)"
     fi
 }
 PGBASE="$(pg_base)"
@@ -75,7 +80,7 @@ PGDATA_DIR="$PGBASE/data"
 PGLOG="$PGBASE/postgres.log"   # written by postgres, so it lives in its dir
 
 as_pg() {  # run a command line as the postgres user (or as ourselves if not root)
-    if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- bash -c "$1"; else bash -c "$1"; fi
+    if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- bash -c "$1"); else bash -c "$1"; fi
 }
 
 # ---------------------------------------------------------------- helpers
@@ -98,7 +103,9 @@ EOF
 pipq() { "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
 
 pid_of() { local f="$PIDS/$1.pid"; [[ -s $f ]] && cat "$f"; }
-alive() { local pid; pid="$(pid_of "$1")" || return 1; kill -0 "$pid" 2>/dev/null; }
+# running = exists and is not a zombie waiting for init to reap it
+running() { kill -0 "$1" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]; }
+alive() { local pid; pid="$(pid_of "$1")" || return 1; running "$pid"; }
 port_busy() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 # launch NAME CMD... : new session, own process group, PID file = service PID
@@ -115,11 +122,11 @@ launch() {
 }
 
 # check functions: succeed when the service answers as ready
-ready_prometheus()  { curl -fsS -m 2 "http://$HOST:$P_PROM/-/ready" >/dev/null 2>&1; }
-ready_pushgateway() { curl -fsS -m 2 "http://$HOST:$P_PUSH/-/ready" >/dev/null 2>&1; }
-ready_mlflow()      { [[ "$(curl -fsS -m 2 "http://$HOST:$P_MLFLOW/health" 2>/dev/null)" == OK* ]]; }
-ready_unleash()     { curl -fsS -m 2 "http://$HOST:$P_UNLEASH/health" 2>/dev/null | grep -q '"health":"GOOD"'; }
-ready_llama()       { curl -fsS -m 2 "http://$HOST:$P_LLAMA/v1/models" >/dev/null 2>&1; }
+ready_prometheus()  { curl -fsS -m 2 --noproxy "*" "http://$HOST:$P_PROM/-/ready" >/dev/null 2>&1; }
+ready_pushgateway() { curl -fsS -m 2 --noproxy "*" "http://$HOST:$P_PUSH/-/ready" >/dev/null 2>&1; }
+ready_mlflow()      { [[ "$(curl -fsS -m 2 --noproxy "*" "http://$HOST:$P_MLFLOW/health" 2>/dev/null)" == OK* ]]; }
+ready_unleash()     { curl -fsS -m 2 --noproxy "*" "http://$HOST:$P_UNLEASH/health" 2>/dev/null | grep -q '"health":"GOOD"'; }
+ready_llama()       { curl -fsS -m 2 --noproxy "*" "http://$HOST:$P_LLAMA/v1/models" >/dev/null 2>&1; }
 ready_postgres()    { pg_isready -q -h "$HOST" -p "$P_PG" 2>/dev/null; }
 
 port_of() {
@@ -363,10 +370,17 @@ start_llama() {
     pre_launch llama || return 0
     local gguf t0
     gguf="$(gguf_path)" || die "llama not installed: bash scripts/backends.sh install llama"
+    # --n_batch 1: with the default batch (512) the same request and seed can
+    # give different text depending on what the previous request was (an
+    # identical prompt re-evaluates only its last token, a different one
+    # evaluates a batch; the logits differ slightly). One token per eval makes
+    # replay reproducible; prompt processing is about 2-3x slower (214 tokens:
+    # 0.8 s -> 1.7 s). LLAMA_N_BATCH=512 restores the BACKENDS.md default.
+    local nb="${LLAMA_N_BATCH:-1}"
     t0=$(now)
     launch llama "$B/llama/bin/python" -m llama_cpp.server --model "$gguf" \
         --model_alias smollm2-135m --host "$HOST" --port "$P_LLAMA" \
-        --n_ctx 2048 --n_threads 2 --verbose false
+        --n_ctx 2048 --n_threads 2 --n_batch "$nb" --n_ubatch "$nb" --verbose false
     wait_ready llama "$t0" 90
 }
 
@@ -374,14 +388,17 @@ start_llama() {
 stop_pid() {
     local name=$1 pid i
     pid="$(pid_of "$name")" || { log "$name: not running (no PID file)"; return 0; }
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
         # the service leads its own process group: signal the whole group
         kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$pid" 2>/dev/null; then
+        for i in $(seq 100); do running "$pid" || break; sleep 0.1; done
+        if running "$pid"; then
             log "$name: still alive after 10 s, sending SIGKILL"
             kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
         fi
+        # children (MLflow's uvicorn worker) may hold the port a moment longer
+        for i in $(seq 50); do port_busy "$(port_of "$name")" || break; sleep 0.2; done
+        if port_busy "$(port_of "$name")"; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
         log "$name: stopped (pid $pid)"
     else
         log "$name: not running (stale PID file)"
