@@ -169,3 +169,66 @@ async def test_demo_journey_roll_back_and_watch_refusals_recover(demo_copy: Path
         assert after[1] / after[0] < 0.06
     finally:
         live.stop()
+
+
+async def test_weights_and_kill_switch_keys_go_through_the_pipeline(
+    demo_copy: Path, frozen_clock: Any
+) -> None:
+    session = Session(demo_profile(demo_copy))
+    app = LlmdeckApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_flags(pilot)
+        await select(pilot, screen, FLAG)
+        await pilot.press("w")
+        await pilot.pause()
+        field = app.screen.query_one("#weights-input")
+        assert field.value == "v13=50 v14=50"  # type: ignore[attr-defined]
+        field.value = "v13=90 v14=10"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.plan.steps[0].after["weights"] == {"v13": 90.0, "v14": 10.0}
+        await pilot.click("#confirm-apply")
+        await settle(pilot)
+        await select(pilot, screen, FLAG)
+        await pilot.press("k")  # the kill switch of the selected flag's route
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.plan.steps[0].target == "kill-support-chat"
+        await pilot.press("escape")
+        await settle(pilot)
+    doc = json.loads((demo_copy / "flags.json").read_text())
+    assert doc["flags"][FLAG]["targeting"]["fractional"] == [["v13", 90], ["v14", 10]]
+    assert doc["flags"]["kill-support-chat"]["state"] == "DISABLED"
+    rows = (
+        session.store()
+        .execute("SELECT action, target, outcome FROM audit WHERE who != 'deploy-bot' ORDER BY id")
+        .fetchall()
+    )
+    assert rows == [
+        ("set_weights", FLAG, "done"),
+        ("set_enabled", "kill-support-chat", "cancelled"),
+    ]
+
+
+async def test_audit_filter_and_export(demo_copy: Path, frozen_clock: Any) -> None:
+    session = Session(demo_profile(demo_copy))
+    app = LlmdeckApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press(_key("audit"))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, AuditScreen)
+        total = len(screen.shown)
+        await pilot.press("slash", *"deploy-bot canary")
+        await pilot.pause()
+        assert 0 < len(screen.shown) < total
+        assert all("deploy-bot" in r.text() and "canary" in r.text() for r in screen.shown)
+        await pilot.press("enter", "e")
+        await pilot.pause()
+    exported = list(demo_copy.glob("audit-*.jsonl"))
+    assert len(exported) == 1
+    lines = exported[0].read_text().splitlines()
+    assert len(lines) == len(screen.shown)
+    assert all(json.loads(line)["who"] == "deploy-bot" for line in lines)

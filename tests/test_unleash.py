@@ -32,7 +32,7 @@ from connectors.errors import (
     ReadOnlyError,
 )
 from connectors.unleash import UnleashFlags
-from console.actions import Confirmation, Pipeline, SetEnabled, SetWeights
+from console.actions import Confirmation, Pipeline, SetEnabled, SetWeights, audit_log
 from console.actions.pipeline import ActionError
 from console.config import load_config
 from console.session import Session
@@ -207,6 +207,11 @@ def test_trip_kill_switch_and_set_weights_through_the_pipeline(
     assert ("feature-environment-enabled [production]", ks) in mine
     assert ("feature-strategy-update [production]", rel) in mine
     assert [row[2] for row in _audit(session)] == ["done", "done"]
+    # The Audit screen's trail merges the local entries with Unleash's own events.
+    rows, problems = audit_log.load(session)
+    assert not problems
+    sources = {(r.source, r.target) for r in rows}
+    assert {("llmdeck", ks), ("unleash", ks), ("llmdeck", rel), ("unleash", rel)} <= sources
     assert _audit(session)[0][3] == "incident 42"
 
 
