@@ -24,6 +24,7 @@ class RequestDetailScreen(DeckScreen):
 
     TITLE = "Request"
     CSS_PATH = "request_detail.tcss"
+    AUTO_FOCUS = "#detail-body"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("p", "policy", "Policy check"),
@@ -48,9 +49,6 @@ class RequestDetailScreen(DeckScreen):
                     classes += " -missing"
                 yield Static(Text(title), classes="detail-title")
                 yield Static(Text("\n".join(lines)), classes=classes)
-
-    def on_mount(self) -> None:
-        self.query_one("#detail-body").focus()
 
     def action_back(self) -> None:
         self.app.pop_screen()

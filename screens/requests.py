@@ -91,6 +91,7 @@ class RequestsScreen(DeckScreen):
 
     TITLE = "Requests"
     CSS_PATH = "requests.tcss"
+    AUTO_FOCUS = "#requests-table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "quick_filter", "Filter", key_display="/"),
         Binding("t", "next_range", "Range"),
