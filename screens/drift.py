@@ -120,7 +120,7 @@ class DriftScreen(DeckScreen):
         self.app.call_from_thread(self._chart_show, row, points)  # type: ignore[arg-type]
 
     async def _chart_show(self, row: DriftRow, points: list[tuple[float, float]]) -> None:
-        from screens.widgets.charts import Chart
+        from screens.widgets.charts import Chart, ChartSpec
 
         assert self.report is not None
         box = self.query_one("#drift-chart-box")
@@ -131,8 +131,8 @@ class DriftScreen(DeckScreen):
         chart.query_one(".chart-title", Static).update(f"{row.group} · {row.label}")
         end = self.report.current[1]
         span = (end - self.report.baseline[0]).total_seconds()
-        marks = [self.report.baseline[0].timestamp(), self.report.current[0].timestamp()]
-        chart.show([(row.signal, points)], end, span, marks)
+        marks = (self.report.baseline[0].timestamp(), self.report.current[0].timestamp())
+        chart.show(ChartSpec(((row.signal, tuple(points)),), end, span, marks))
 
     def selected(self) -> DriftRow | None:
         table = self.query_one(DataTable)

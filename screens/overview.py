@@ -7,6 +7,7 @@ mounted after the first KPI frame, so start-up pays for the strip alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
     from console.panels import StaleState
 
 
+@dataclass
+class ChartsFrame:
+    """One refresh under the strip: the data and, per chart, (spec, stale note,
+    prebuilt text and the size it was built at)."""
+
+    data: OverviewData
+    charts: dict[str, tuple[Any, str, Any]]
+
+
 class OverviewScreen(DeckScreen):
     """Live KPIs, charts, change markers, budgets and SLOs for the selected range."""
 
@@ -44,8 +54,11 @@ class OverviewScreen(DeckScreen):
         super().__init__()
         self.range_name = DEFAULT_RANGE
         self.group_by = "none"
-        self.charts_poller: Poller[OverviewData] | None = None
+        self.charts_poller: Poller[ChartsFrame] | None = None
         self._stale: StaleState | None = None
+        # Plot sizes (width, height, theme) read on the event loop after each draw,
+        # for the worker to prebuild the next frame at.
+        self._plot_sizes: dict[str, tuple[int, int, str]] = {}
 
     def compose_body(self) -> ComposeResult:
         yield KpiStrip(id="kpis")
@@ -100,35 +113,51 @@ class OverviewScreen(DeckScreen):
         )
         self.charts_poller.start()
 
-    def _load_charts(self) -> OverviewData:
+    def _load_charts(self) -> ChartsFrame:
+        """In the worker: load, merge with the last good data, and prebuild every
+        chart's text at its current size so the event loop only swaps it in."""
         from console import overview_data
-
-        return overview_data.load(self.session, RANGES[self.range_name], self.group_by)
-
-    def _show_charts(self, data: OverviewData) -> None:
         from console.panels import PANELS
-        from screens.widgets.charts import Chart
+        from screens.widgets.charts import ChartSpec, build
 
         assert self._stale is not None
         rng = RANGES[self.range_name]
+        data = overview_data.load(self.session, rng, self.group_by)
         shown = self._stale.update(data.panels, clock.now())
         _, end = rng.window()
-        marks = [e.ts.timestamp() for e in data.changes]
+        marks = tuple(e.ts.timestamp() for e in data.changes)
+        charts = {}
         for p in PANELS:
             panel, note = shown[p.key]
-            scale = 100.0 if p.unit == "%" else 1.0
-            lines = [(ln.label, ln.points) for ln in panel.lines]
-            chart = self.query_one(f"#chart-{p.key}", Chart)
-            chart.show(lines, end, rng.span.total_seconds(), marks, note, scale)
-        self.query_one("#changes", Static).update(_changes_text(data))
-        self.query_one("#budgets", Static).update(_budgets_text(data))
+            spec = ChartSpec(
+                tuple((ln.label, ln.points) for ln in panel.lines),
+                end,
+                rng.span.total_seconds(),
+                marks,
+                100.0 if p.unit == "%" else 1.0,
+            )
+            size = self._plot_sizes.get(p.key)
+            prebuilt = None
+            if size and size[0] > 0 and size[1] > 0:
+                prebuilt = (build(spec, size[0], size[1], size[2]), (size[0], size[1]))
+            charts[p.key] = (spec, note, prebuilt)
+        return ChartsFrame(data, charts)
+
+    def _show_charts(self, frame: ChartsFrame) -> None:
+        from screens.widgets.charts import Chart
+
+        for key, (spec, note, prebuilt) in frame.charts.items():
+            chart = self.query_one(f"#chart-{key}", Chart)
+            chart.show(spec, note, prebuilt)
+            self._plot_sizes[key] = chart.plot_size()
+        _set_text(self.query_one("#changes", Static), _changes_text(frame.data))
+        _set_text(self.query_one("#budgets", Static), _budgets_text(frame.data))
 
     def _charts_failed(self, since: Any, reason: str) -> None:
         from screens.widgets.charts import Chart
 
         for chart in self.query(Chart):
-            chart.query_one(".chart-note", Static).update(f"stale since {since:%H:%M:%S}: {reason}")
-            chart.add_class("-stale")
+            chart.set_note(f"stale since {since:%H:%M:%S}: {reason}")
 
     # -- keys ----------------------------------------------------------------------
 
@@ -137,6 +166,10 @@ class OverviewScreen(DeckScreen):
             self.charts_poller.handle(event)
 
     def _refresh_all(self) -> None:
+        # Answer the key at once; the figures follow when the workers finish.
+        self.query_one("#kpi-status", Static).update(
+            f"last {self.range_name} · group by {self.group_by} · loading…", layout=False
+        )
         self.kpi_poller.refresh_now()
         if self.charts_poller is not None:
             self.charts_poller.refresh_now()
@@ -157,6 +190,13 @@ class OverviewScreen(DeckScreen):
 
     def action_refresh(self) -> None:
         self._refresh_all()
+
+
+def _set_text(widget: Static, text: str) -> None:
+    # Same text: no repaint. The boxes have fixed sizes: no relayout either.
+    if getattr(widget, "_shown_text", None) != text:
+        widget._shown_text = text  # type: ignore[attr-defined]
+        widget.update(text, layout=False)
 
 
 def _changes_text(data: OverviewData) -> str:

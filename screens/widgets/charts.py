@@ -1,20 +1,25 @@
 """Chart panels for the Overview and Drift screens (textual-plotext).
 
 Imported only after the first KPI frame: plotext costs start-up time that the
-first frame must not pay. Each chart owns its plot and is redrawn from plain
-data (lines of (unix seconds, value) points, marker times) by ``show``.
+first frame must not pay. Drawing a plot with plotext takes 5-40 ms of Python,
+so it never happens on the event loop during a refresh: the refresh worker
+builds each chart's text (``build``) at the chart's last known size, and the
+widget only swaps it in. The widget builds on the loop itself only when it is
+resized (or has no prebuilt text yet), and caches the result for repaints.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from textual.app import ComposeResult
+from rich.text import Text
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
 
 # x axis unit per range span: seconds per unit and its name.
 UNITS = ((2 * 3600, 60, "min"), (2 * 86400, 3600, "h"), (math.inf, 86400, "d"))
@@ -25,47 +30,107 @@ def x_unit(span_s: float) -> tuple[int, str]:
     return next((size, name) for limit, size, name in UNITS if span_s <= limit)
 
 
+@dataclass(frozen=True)
+class ChartSpec:
+    """Everything a chart draws: lines as (label, (unix s, value) points), markers
+    as unix seconds (vertical lines), values multiplied by ``scale``."""
+
+    lines: tuple[tuple[str, tuple[tuple[float, float], ...]], ...]
+    end: datetime
+    span_s: float
+    markers: tuple[float, ...] = ()
+    scale: float = 1.0
+
+
+def draw(plt: Plot, spec: ChartSpec) -> None:
+    """Put ``spec`` on a plotext plot (no rendering yet)."""
+    size, unit = x_unit(spec.span_s)
+    end_s = spec.end.timestamp()
+    plt.clear_data()
+    plt.clear_figure()
+    for label, points in spec.lines[:8]:
+        xs = [(t - end_s) / size for t, v in points if not math.isnan(v)]
+        ys = [v * spec.scale for _, v in points if not math.isnan(v)]
+        if xs:
+            plt.plot(xs, ys, label=label[:24], marker="braille")
+    for at in spec.markers:
+        x = (at - end_s) / size
+        if -spec.span_s / size <= x <= 0:
+            plt.vline(x, "red")
+    plt.xlim(-spec.span_s / size, 0)
+    plt.xlabel(f"{unit} before {spec.end:%H:%M}")
+
+
+def build(spec: ChartSpec, width: int, height: int, theme: str) -> Text:
+    """The chart as text at ``width`` x ``height``; safe to call in a worker thread
+    (a private Plot object, nothing shared with the widget)."""
+    plt = Plot()
+    draw(plt, spec)
+    plt.plotsize(width, height)
+    plt._set_size(width, height)  # see PlotextPlot.render: needed for resizes to work
+    plt.theme(theme)
+    return Text.from_ansi(plt.build())
+
+
+class CachedPlot(PlotextPlot):
+    """A PlotextPlot that serves prebuilt or cached text while its size is unchanged."""
+
+    def __init__(self, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes)
+        self._text: Text | None = None
+        self._text_size: tuple[int, int] | None = None
+
+    @property
+    def theme_name(self) -> str:
+        return self._get_plotext_theme_name(self.app.theme)
+
+    def render(self) -> RenderResult:
+        size = (self.size.width, self.size.height)
+        if self._text is None or self._text_size != size:
+            self._text = super().render()  # type: ignore[assignment]
+            self._text_size = size
+        return self._text  # type: ignore[return-value]
+
+    def set_spec(self, spec: ChartSpec, prebuilt: tuple[Text, tuple[int, int]] | None) -> None:
+        draw(self.plt, spec)  # kept for a rebuild on resize
+        if prebuilt is not None and prebuilt[1] == (self.size.width, self.size.height):
+            self._text, self._text_size = prebuilt
+        else:
+            self._text = None
+        self.refresh()
+
+
 class Chart(Vertical):
-    """A titled chart with a stale note; lines plotted against time before the end."""
+    """A titled chart with a stale note under it."""
 
     def __init__(self, title: str, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="chart")
         self.title = title
+        self._note = ""
 
     def compose(self) -> ComposeResult:
         yield Static(self.title, classes="chart-title")
-        yield PlotextPlot(classes="chart-plot")
+        yield CachedPlot(classes="chart-plot")
         yield Static("", classes="chart-note")
+
+    def plot_size(self) -> tuple[int, int, str]:
+        """(width, height, plotext theme) to prebuild at; read on the event loop."""
+        plot = self.query_one(CachedPlot)
+        return plot.size.width, plot.size.height, plot.theme_name
 
     def show(
         self,
-        lines: Sequence[tuple[str, Sequence[tuple[float, float]]]],
-        end: datetime,
-        span_s: float,
-        markers: Sequence[float] = (),
+        spec: ChartSpec,
         note: str = "",
-        scale: float = 1.0,
+        prebuilt: tuple[Text, tuple[int, int]] | None = None,
     ) -> None:
-        """Redraw: ``lines`` as (label, points), ``markers`` as unix seconds (drawn as
-        vertical lines), ``note`` the stale reason ("" when fresh)."""
-        size, unit = x_unit(span_s)
-        end_s = end.timestamp()
-        plot = self.query_one(PlotextPlot)
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        for label, points in lines[:8]:
-            xs = [(t - end_s) / size for t, v in points if not math.isnan(v)]
-            ys = [v * scale for _, v in points if not math.isnan(v)]
-            if xs:
-                plt.plot(xs, ys, label=label[:24], marker="braille")
-        for at in markers:
-            x = (at - end_s) / size
-            if -span_s / size <= x <= 0:
-                plt.vline(x, "red")
-        plt.xlim(-span_s / size, 0)
-        plt.xlabel(f"{unit} before {end:%H:%M}")
-        plot.refresh()
-        note_widget = self.query_one(".chart-note", Static)
-        note_widget.update(note)
-        self.set_class(bool(note), "-stale")
+        """Draw ``spec`` (using ``prebuilt`` text when it fits) and the stale ``note``."""
+        self.query_one(CachedPlot).set_spec(spec, prebuilt)
+        self.set_note(note)
+
+    def set_note(self, note: str) -> None:
+        """The stale note ("" when fresh); no relayout: the note has a fixed height."""
+        if note != self._note:
+            self._note = note
+            self.query_one(".chart-note", Static).update(note, layout=False)
+            self.set_class(bool(note), "-stale")
