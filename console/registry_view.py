@@ -4,7 +4,8 @@ Every listing snapshots each name's alias map into the workspace ``history``
 table (``kind="alias"``), so alias moves are known even where the backend
 keeps no history. Lineage and per-version traffic come from the workspace
 request log: lineage is one GROUP BY over the ``(prompt_version, ts)`` index,
-traffic reads the per-minute/per-hour rollups, never the request table.
+cached per whole hour (console/lineage.py); traffic reads the per-minute and
+per-hour rollups, never the request table.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from connectors.errors import ConnectorError, NotFound
 from connectors.records import PromptVersion
 from connectors.workspace.metrics import _pieces, quantile  # same rollup reads as the panels
 from connectors.workspace.schema import N_LAT_BUCKETS
-from connectors.workspace.store import from_ms, snapshot_history, ts_ms
+from connectors.workspace.store import from_ms, snapshot_history
 from console import clock
 from console.diff import VersionDiff, compare
 from console.errors import LlmdeckError
+from console.lineage import LineageRow as LineageRow  # re-exported for screens and commands
+from console.lineage import lineage as lineage
 from console.session import Session
 
 
@@ -105,46 +108,6 @@ def alias_history(conn: sqlite3.Connection, name: str) -> list[AliasMove]:
                 out.append(AliasMove(from_ms(ts), alias, previous.get(alias), state.get(alias)))
         previous = state
     return out
-
-
-@dataclass(frozen=True)
-class LineageRow:
-    """A combination that served traffic in the range, and how many requests."""
-
-    prompt_version: str
-    model_name: str
-    model_digest: str
-    index_snapshot: str
-    policy_version: str
-    requests: int
-
-
-def lineage(
-    conn: sqlite3.Connection,
-    prompt_id: str,
-    versions: Sequence[str],
-    start: datetime,
-    end: datetime,
-) -> list[LineageRow]:
-    """Prompt version x model x digest x retrieval index x policy in [start, end).
-
-    Reads the ``(prompt_version, ts)`` index for the listed versions only.
-    """
-    if not versions:
-        return []
-    marks = ", ".join("?" * len(versions))
-    rows = conn.execute(
-        "SELECT prompt_version, model_name, model_digest, "
-        "COALESCE(json_extract(retrieval, '$.index_snapshot'), ''), "
-        "COALESCE(json_extract(safety, '$.policy_version'), ''), COUNT(*) "
-        f"FROM requests WHERE prompt_version IN ({marks}) AND ts >= ? AND ts < ? "
-        "AND prompt_id = ? GROUP BY 1, 2, 3, 4, 5 ORDER BY 6 DESC",
-        (*versions, ts_ms(start), ts_ms(end), prompt_id),
-    ).fetchall()
-    return [
-        LineageRow(str(r[0]), str(r[1] or ""), str(r[2] or ""), str(r[3]), str(r[4]), int(r[5]))
-        for r in rows
-    ]
 
 
 @dataclass(frozen=True)
