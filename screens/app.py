@@ -34,12 +34,22 @@ class LlmdeckApp(App[int]):
         Binding("q", "quit", "Quit"),
     ]
 
-    def __init__(self, session: Session, *, live: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self, session: Session, *, live: Any = None, local_model: Any = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.session = session
         self.live = live
+        self.local_model = local_model  # the demo's model (console/local_model.py) or None
+        self.model_watcher: Any = None
         if session.profile.is_production:
             self.add_class("-production")
+
+    def on_mount(self) -> None:
+        if self.local_model is not None:
+            from screens.model_status import ModelWatcher
+
+            self.model_watcher = ModelWatcher(self, self.local_model)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for i, entry in enumerate(SCREENS, start=1):

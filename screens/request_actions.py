@@ -37,7 +37,9 @@ class RequestAction:
             return None
 
 
-REQUEST_ACTIONS: tuple[RequestAction, ...] = ()
+REQUEST_ACTIONS: tuple[RequestAction, ...] = (
+    RequestAction("replay", "r", "Replay", "screens.replay:replay_request"),
+)
 
 
 def bindings() -> list[Binding]:

@@ -26,6 +26,11 @@ def register(sub: Any) -> None:
     p.add_argument("--no-ui", action="store_true", help="create the workspace and exit")
     p.add_argument("--no-live", action="store_true", help="do not append live traffic")
     p.add_argument(
+        "--no-model",
+        action="store_true",
+        help="do not build or start the local model replays go to (llama.cpp + SmolLM2)",
+    )
+    p.add_argument(
         "--rate",
         type=float,
         default=1.0,
@@ -71,10 +76,19 @@ def run(args: argparse.Namespace) -> int:
         from console.demo.live import LiveTraffic
 
         live = LiveTraffic(path, rate_scale=args.rate).start()
+    model = None
+    if not args.no_model:
+        # Returns at once: the one-time build runs in the background (console/local_model.py).
+        from console.local_model import LocalModel
+
+        model = LocalModel()
+        model.start()
     from console.commands.ui import run_app
 
     try:
-        return run_app(session, live=live)
+        return run_app(session, live=live, local_model=model)
     finally:
         if live:
             live.stop()
+        if model:
+            model.stop()

@@ -143,7 +143,7 @@ def batches(conn: sqlite3.Connection, limit: int = 50) -> list[BatchSummary]:
     """Stored batches, newest first, with their verdict counts."""
     rows = conn.execute(
         "SELECT batch_id, MIN(ts), MIN(target), MIN(prompt_version), COUNT(*), SUM(cost_usd) "
-        "FROM replays GROUP BY batch_id ORDER BY MIN(ts) DESC LIMIT ?",
+        "FROM replays GROUP BY batch_id ORDER BY MIN(ts) DESC, MAX(rowid) DESC LIMIT ?",
         (limit,),
     ).fetchall()
     out = []
