@@ -17,9 +17,22 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+@pytest.fixture(scope="module")
+def workspace(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One writable copy for the module: listing only adds alias snapshots, idempotently."""
+    import shutil
+    import sqlite3
+
+    dest = tmp_path_factory.mktemp("cli") / "ws"
+    shutil.copytree(demo_dir, dest, ignore=shutil.ignore_patterns("store.db*"))
+    with sqlite3.connect(demo_dir / "store.db") as src, sqlite3.connect(dest / "store.db") as dst:
+        src.backup(dst)
+    return dest
+
+
 @pytest.fixture
-def cfg(demo_copy: Path, frozen_clock: Any) -> str:
-    return str(demo_copy / "llmdeck.yaml")
+def cfg(workspace: Path, frozen_clock: Any) -> str:
+    return str(workspace / "llmdeck.yaml")
 
 
 def test_registry_list_and_show(cfg: str, capsys: pytest.CaptureFixture[str]) -> None:
