@@ -107,12 +107,23 @@ class FlagsScreen(DeckScreen):
         self.poller.handle(event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """k9s habit: in read-only mode the write keys are not offered at all."""
+        """k9s habit: write keys are offered only when the session may write and
+        the flag store can (weights need a store with variants)."""
         if action in WRITE_ACTIONS:
-            return not self.session.read_only
+            caps = self._capabilities()
+            if self.session.read_only or "write" not in caps:
+                return False
+            return action != "weights" or "variants" in caps
         if action == "break_glass":
             return self.session.read_only
         return True
+
+    def _capabilities(self) -> frozenset[str]:
+        try:
+            store = self.session.flags()
+        except LlmdeckError:
+            return frozenset()
+        return store.capabilities if store is not None else frozenset()
 
     # ------------------------------------------------------------ rendering
     def _status(self, text: str) -> None:

@@ -251,9 +251,24 @@ def test_cli_set_rollback_and_audit(
     assert main([*cfg, "rollback", "/support/chat", "--reason", "INC-42"]) == 0
     assert "done" in capsys.readouterr().out
     assert _weights(demo_copy) == [["v13", 100], ["v14", 0]]
+    # Production is read-only by default: the CLI's break-glass, then typed confirmation.
+    prod = [*cfg, "--profile", "demo-production", "flags", "set", "kill-support-chat", "on"]
+    assert main([*prod, "--reason", "INC-42", "--confirm", "kill-support-chat"]) == 2
+    assert "read-only" in capsys.readouterr().err
+    assert main([*prod, "--reason", "INC-42", "--break-glass", "INC-42 on call"]) == 2
+    assert "type 'kill-support-chat' or 'production'" in capsys.readouterr().err
+    assert main([*prod, "--reason", "INC-42", "--confirm", "production",
+                 "--break-glass", "INC-42 on call"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["--read-only", *prod[:2], *prod[2:], "--break-glass", "x"]) == 2
+    assert "contradict" in capsys.readouterr().err
     assert main([*cfg, "flags", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["flags"]
     assert [f["kind"] for f in listed][:2] == ["kill-switch", "kill-switch"]
     assert main([*cfg, "audit", "--json", "--filter", "llmdeck", "--limit", "3"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["outcome"] for r in rows] == ["done", "failed", "refused"]
+    assert [(r["action"], r["outcome"]) for r in rows] == [
+        ("set_enabled", "done"),
+        ("break_glass", "done"),
+        ("set_enabled", "refused"),
+    ]

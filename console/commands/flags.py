@@ -10,6 +10,7 @@ from typing import Any
 from connectors.errors import ConnectorError
 from connectors.records import Flag
 from console.actions import Confirmation, Pipeline, Plan, SetEnabled, SetWeights
+from console.actions.breakglass import leave_read_only
 from console.actions.changes import Change, parse_weights
 from console.actions.model import fmt_state
 from console.actions.pipeline import ActionError
@@ -41,6 +42,12 @@ def add_write_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", default="", help="why (required in production)")
     p.add_argument("--confirm", default="", metavar="NAME", help="production: the target or env")
     p.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+    p.add_argument(
+        "--break-glass",
+        default="",
+        metavar="REASON",
+        help="leave the profile's read-only mode for this command (audited)",
+    )
 
 
 def flag_rows(flags: list[Flag]) -> list[dict[str, Any]]:
@@ -101,6 +108,12 @@ def apply(args: argparse.Namespace, change: Change) -> int:
     confirmation the options give. Raises LlmdeckError for anything but done."""
     session: Session = open_session(args)
     try:
+        if args.break_glass and not args.dry_run:
+            if args.read_only:
+                raise LlmdeckError("--read-only and --break-glass contradict each other")
+            glass = leave_read_only(session, args.break_glass)
+            if glass.status != "done":
+                raise ActionError(glass)
         pipeline = Pipeline(session)
         if session.read_only and not args.dry_run:
             outcome = pipeline.run(change, lambda p: Confirmation(False))
