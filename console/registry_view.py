@@ -169,6 +169,32 @@ def predecessor(versions: Sequence[PromptVersion], version: str) -> PromptVersio
     return None
 
 
+def flag_versions(session: Session, key: str) -> tuple[str, str, str]:
+    """The prompt and the two versions a flag routes between: ``(name, older, newer)``.
+
+    The flag names its prompt in ``metadata.prompt`` and each variant's value is a
+    prompt version (the demo's rollout flags). Raises LlmdeckError otherwise.
+    """
+    flags = session.flags()
+    if flags is None:
+        raise LlmdeckError(f"profile {session.profile.name!r} has no flags connector")
+    flag = flags.flag(key)
+    name = flag.metadata.get("prompt", "")
+    env = flag.env(session.profile.environment) or (
+        flag.environments[0] if flag.environments else None
+    )
+    values = sorted(
+        {str(v.value) for v in (env.variants if env else ()) if isinstance(v.value, str | int)},
+        key=lambda v: (len(v), v),
+    )
+    if not name or len(values) < 2:
+        raise LlmdeckError(
+            f"flag {key!r} does not route between prompt versions "
+            "(needs metadata.prompt and variants whose values are versions)"
+        )
+    return name, values[-2], values[-1]
+
+
 @dataclass(frozen=True)
 class DiffView:
     """A comparison and the traffic each side served over the same window."""

@@ -78,6 +78,23 @@ def test_diff_formats(cfg: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "refusals" in out and "+++ support-answer@14/prompt" in out
 
 
+def test_diff_of_the_versions_a_flag_routes_between(
+    cfg: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(
+        capsys, "--config", cfg, "diff", "--flag", "support-answer-rollout", "--json"
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert (data["name"], data["a"]["version"], data["b"]["version"]) == (
+        "support-answer",
+        "13",
+        "14",
+    )
+    code, _, err = run(capsys, "--config", cfg, "diff", "--flag", "kill-support-chat")
+    assert code == 2 and "does not route between prompt versions" in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

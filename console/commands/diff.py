@@ -20,8 +20,11 @@ def register(sub: Any) -> None:
         help="compare two versions or aliases of a prompt (NAME@A NAME@B; "
         "NAME@A alone: against its predecessor)",
     )
-    p.add_argument("a", metavar="NAME@A")
+    p.add_argument("a", metavar="NAME@A", nargs="?")
     p.add_argument("b", metavar="NAME@B", nargs="?")
+    p.add_argument(
+        "--flag", metavar="KEY", help="diff the two prompt versions a flag routes between"
+    )
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the changes as JSON")
     fmt.add_argument("--unified", action="store_true", help="print a unified diff only")
@@ -38,14 +41,19 @@ def _num(v: float | None, fmt: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    name, ref_a = rv.split_ref(args.a)
-    ref_b = None
-    if args.b:
-        name_b, ref_b = rv.split_ref(args.b)
-        if name_b != name:
-            raise LlmdeckError(f"{args.a} and {args.b}: compare two versions of one name")
+    if bool(args.flag) == bool(args.a):
+        raise LlmdeckError("diff: give NAME@A [NAME@B], or --flag KEY")
+    ref_b: str | None = None
+    if args.a:
+        name, ref_a = rv.split_ref(args.a)
+        if args.b:
+            name_b, ref_b = rv.split_ref(args.b)
+            if name_b != name:
+                raise LlmdeckError(f"{args.a} and {args.b}: compare two versions of one name")
     session = open_session(args)
     try:
+        if args.flag:
+            name, ref_a, ref_b = rv.flag_versions(session, args.flag)
         start, end = parse(args.range).window()
         view = rv.load_diff(session, name, ref_a, ref_b, start, end)
     except ConnectorError as exc:
