@@ -179,7 +179,8 @@ class SetWeights(Change):
 def validate_weights(
     key: str, current: Mapping[str, float], wanted: Mapping[str, float]
 ) -> dict[str, float]:
-    """Wanted weights over every variant of the flag (omitted ones get 0).
+    """Wanted weights over every variant of the flag (omitted ones get 0),
+    rounded to 0.1 percent.
 
     Raises NotFound for an unknown variant, InvalidChange for a negative
     weight or weights that do not add up to 100.
@@ -192,10 +193,13 @@ def validate_weights(
             raise NotFound(f"{key}: unknown variant {name!r} (variants: {known})")
         if weight < 0 or weight != weight:
             raise InvalidChange(f"{key}: weight of {name!r} must be >= 0, not {weight:g}")
-    total = sum(wanted.values())
+    # Steps of 0.1%: the finest split Unleash keeps (weights out of 1000), so
+    # what is written is exactly what the verifying re-read finds.
+    weights = {name: round(float(wanted.get(name, 0.0)), 1) for name in current}
+    total = round(sum(weights.values()), 6)
     if abs(total - 100.0) > WEIGHT_TOLERANCE:
-        raise InvalidChange(f"{key}: weights add up to {total:g}, not 100")
-    return {name: round(float(wanted.get(name, 0.0)), 2) for name in current}
+        raise InvalidChange(f"{key}: weights add up to {total:g}, not 100 (steps of 0.1)")
+    return weights
 
 
 @dataclass(frozen=True)
