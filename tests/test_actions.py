@@ -272,3 +272,36 @@ def test_cli_set_rollback_and_audit(
         ("break_glass", "done"),
         ("set_enabled", "refused"),
     ]
+
+
+def test_no_audit_log_no_write(tmp_path: Path, demo_dir: Path) -> None:
+    (tmp_path / "flags.json").write_bytes((demo_dir / "flags.json").read_bytes())
+    (tmp_path / "llmdeck.yaml").write_text(
+        "profiles:\n  bare:\n    flags: {kind: flagd, path: flags.json}\n"
+    )
+    from console.config import load_config
+
+    session = Session(load_config(tmp_path / "llmdeck.yaml").profile("bare"))
+    pipeline = Pipeline(session)
+    plan = pipeline.plan(SetEnabled("kill-support-chat", True))
+    assert plan.blast.share is None and "no workspace" in plan.blast.basis
+    outcome = pipeline.execute(plan, OK)
+    assert outcome.status == "refused" and "no audit log" in outcome.message
+    assert (tmp_path / "flags.json").read_bytes() == (demo_dir / "flags.json").read_bytes()
+
+
+def test_an_unexpected_error_is_audited_as_failed(
+    demo_copy: Path, frozen_clock: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = _session(demo_copy)
+    pipeline = Pipeline(session)
+    plan = pipeline.plan(SetEnabled("kill-support-chat", True))
+    store = session.flags()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(store, "set_enabled", broken)
+    outcome = pipeline.execute(plan, OK)
+    assert outcome.status == "failed" and "OSError: disk on fire" in outcome.message
+    assert _audit(session) == [("set_enabled", "kill-support-chat", "failed")]

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
@@ -94,6 +96,11 @@ class Pipeline:
         problem = self.check_confirmation(plan, confirmation)
         if problem:
             return self._audit("refused", f"{plan.title}: {problem}", plan, reason)
+        try:
+            self.session.store()
+        except LlmdeckError as exc:
+            # No exceptions to the audit: without an audit log nothing is written.
+            return Outcome("refused", f"{plan.title}: refused, no audit log ({exc})", plan)
         written = 0
         try:
             # Check every step before writing any, so a composite plan that
@@ -106,13 +113,17 @@ class Pipeline:
                 self._verify(step)
                 self._remember(step)
                 written += 1
-        except Conflict as exc:
+        except Exception as exc:  # every ending must be audited, whatever broke
+            status: OutcomeStatus = (
+                "conflict"
+                if isinstance(exc, Conflict)
+                else "refused"
+                if isinstance(exc, ReadOnlyError)
+                else "failed"
+            )
+            what = _line(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
             done = f" ({written} of {len(plan.steps)} steps done)" if written else ""
-            return self._audit("conflict", f"{plan.title}: {_line(exc)}{done}", plan, reason)
-        except ReadOnlyError as exc:
-            return self._audit("refused", f"{plan.title}: {_line(exc)}", plan, reason)
-        except ConnectorError as exc:
-            return self._audit("failed", f"{plan.title}: {_line(exc)}", plan, reason)
+            return self._audit(status, f"{plan.title}: {what}{done}", plan, reason)
         return self._audit("done", f"{plan.title}: done", plan, reason)
 
     def run(self, change: Change, confirm: Callable[[Plan], Confirmation]) -> Outcome:
@@ -189,11 +200,16 @@ class Pipeline:
             )
 
     def _remember(self, step: Step) -> None:
-        """Snapshot the new state so a later rollback knows what was good before."""
-        try:
-            store = self.session.store()
-        except LlmdeckError:
-            return
+        """Snapshot the new state so a later rollback knows what was good before.
+
+        Best effort: the write is done and verified; a store that cannot take
+        the snapshot must not turn it into a failure.
+        """
+        with contextlib.suppress(LlmdeckError, ConnectorError, sqlite3.Error):
+            self._snapshot(step)
+
+    def _snapshot(self, step: Step) -> None:
+        store = self.session.store()
         kind = "alias" if step.action == "move_alias" else "flag"
         source = getattr(
             self.session.registry() if kind == "alias" else self.session.flags(), "kind", ""
@@ -234,7 +250,7 @@ class Pipeline:
         audit_id = None
         try:
             audit_id = append_audit(self.session.store(), entry)
-        except LlmdeckError as exc:
+        except (LlmdeckError, sqlite3.Error) as exc:
             message += f" (not audited: {exc})"
         return Outcome(status, message, plan, audit_id)
 
