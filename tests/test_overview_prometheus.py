@@ -67,3 +67,32 @@ async def test_outage_marks_panels_stale_and_recovers(
             prom.start()
         await wait_for(pilot, lambda: all(n == "" for n in notes(app)))
         await wait_for(pilot, lambda: not strip.has_class("-stale"))
+
+
+async def test_bad_override_marks_only_its_panel(
+    prom: PromServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    cfg = tmp_path / "llmdeck.yaml"
+    cfg.write_text(
+        "profiles:\n  p:\n    refresh_seconds: 0.3\n"
+        f"    metrics: {{kind: prometheus, url: '{prom.url}'}}\n"
+        "    panels:\n      cost: 'sum(rate(cost_dollars_total[$window]'\n"
+    )
+    clock.freeze(AT)
+    session = Session(load_config(cfg).profile("p"))
+    try:
+        app = LlmdeckApp(session)
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen: Any = app.screen
+            await wait_for(pilot, lambda: screen.charts_poller and screen.charts_poller.refreshes)
+            await pilot.pause()
+            cost = str(app.screen.query_one("#chart-cost .chart-note", Static).render())
+            assert cost.startswith("stale since ")
+            assert "cost: bad_data" in cost and "parse error" in cost
+            others = [n for n in notes(app) if n != cost]
+            assert len(others) == 5 and all(n == "" for n in others)
+            assert screen._stale.last["tokens"].lines
+    finally:
+        session.close()
+        clock.freeze(None)
