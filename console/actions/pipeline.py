@@ -57,7 +57,7 @@ class Pipeline:
         ctx = self._context()
         try:
             steps, notes = change.steps(ctx)
-        except (ConnectorError, ValueError) as exc:
+        except (ConnectorError, LlmdeckError, ValueError) as exc:
             status: OutcomeStatus = "refused" if isinstance(exc, ReadOnlyError) else "failed"
             outcome = self._audit(status, f"{change.title()}: {_line(exc)}", None, change=change)
             raise ActionError(outcome) from None
