@@ -8,10 +8,12 @@ for a prompt (``mlflow.prompt.is_prompt``, ``mlflow.prompt.text``,
 ``_mlflow_prompt_type``), and kept in ``.backends/bench-mlflow/`` for later runs.
 
 Times ``MlflowRegistry.entries("prompt")`` (the Registry screen's listing:
-names, newest version, aliases), ``versions()`` of one prompt, and reading the
-versions of every prompt one after the other.
+names, newest version, aliases), the official client's ``search_prompts``
+over the same prompts (the server's own floor, measured in the same run),
+``versions()`` of one prompt, and reading the versions of every prompt one
+after the other. ``uptime``'s load average is printed: the machine is shared.
 
-    python -m bench.mlflow_listing [--prompts 1000] [--versions 20] [--repeat 5]
+    python -m bench.mlflow_listing [--prompts 1000] [--versions 20] [--repeat 5] [--all-versions]
 """
 
 from __future__ import annotations
@@ -107,6 +109,37 @@ def seed(url: str, prompts: int, versions: int) -> float:
     return time.perf_counter() - started
 
 
+OFFICIAL = """
+import json, logging, sys, time
+logging.disable(logging.WARNING)
+import mlflow
+from mlflow import MlflowClient
+mlflow.set_tracking_uri(sys.argv[1])
+client, out = MlflowClient(), []
+for _ in range(int(sys.argv[2])):
+    started, token, n = time.perf_counter(), None, 0
+    while True:
+        page = client.search_prompts(max_results=1000, page_token=token)
+        n, token = n + len(page), page.token
+        if not token:
+            break
+    out.append((time.perf_counter() - started) * 1000)
+print(json.dumps({"n": n, "ms": out}))
+"""
+
+
+def official(url: str, repeat: int) -> tuple[int, list[float]]:
+    """The official client's ``search_prompts`` over every page, timed in the MLflow venv."""
+    import json
+
+    python = MLFLOW.with_name("python")
+    proc = subprocess.run(
+        [str(python), "-c", OFFICIAL, url, str(repeat)], capture_output=True, text=True, check=True
+    )
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    return int(data["n"]), [float(x) for x in data["ms"]]
+
+
 def timed(fn: object, repeat: int) -> list[float]:
     out = []
     for _ in range(repeat):
@@ -121,6 +154,7 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=1000)
     ap.add_argument("--versions", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--all-versions", action="store_true", help="also read every version")
     args = ap.parse_args()
     folder = ROOT / ".backends" / f"bench-mlflow-{args.prompts}x{args.versions}"
     proc, url = start(folder)
@@ -132,16 +166,21 @@ def main() -> None:
         entries = reg.entries("prompt")
         last = reg.versions(entries[-1].name)
         print(f"MLflow at {url}: {len(entries):,} prompts, {len(last)} versions each (last one)")
+        print("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
         assert len(entries) >= args.prompts and entries[-1].latest == str(args.versions)
         assert entries[-1].aliases == {"production": str(args.versions)}
         listing = timed(lambda: reg.entries("prompt"), args.repeat)
         one = timed(lambda: reg.versions(entries[0].name), args.repeat)
-        every = timed(lambda: [reg.versions(e.name) for e in entries], 1)
-        for label, values in (
+        found, client = official(url, args.repeat)
+        rows = [
             (f"listing {len(entries):,} prompts (entries)", listing),
+            (f"official client search_prompts ({found:,})", client),
             (f"versions of one prompt ({len(last)})", one),
-            (f"versions of all {len(entries):,} prompts", every),
-        ):
+        ]
+        if args.all_versions:
+            every = timed(lambda: [reg.versions(e.name) for e in entries], 1)
+            rows.append((f"versions of all {len(entries):,} prompts", every))
+        for label, values in rows:
             print(
                 f"{label:40s} median {statistics.median(values):8.1f} ms  "
                 f"max {max(values):8.1f} ms  (n={len(values)})"
