@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from connectors.errors import AuthError, BackendUnavailable, NotFound, ReadOnlyError
@@ -36,9 +37,30 @@ def client(url: str, prefix: str, *args: str) -> str:
     return proc.stdout
 
 
+PREFIXES: list[str] = []
+
+
+def fresh_prefix() -> str:
+    PREFIXES.append(f"t{uuid.uuid4().hex[:8]}")
+    return PREFIXES[-1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cleanup(mlflow_url: str) -> Iterator[None]:  # noqa: F811
+    """Delete what this module registered: the server is shared with other tests."""
+    yield
+    with httpx.Client(base_url=mlflow_url + "/api/2.0/mlflow") as http:
+        for prefix in PREFIXES:
+            for kind in ("prompt", "model"):
+                reg = MlflowRegistry(url=mlflow_url)
+                for name in [n for n in reg.names(kind) if n.startswith(prefix + "-")]:
+                    http.request("DELETE", "/registered-models/delete", json={"name": name})
+                reg.close()
+
+
 @pytest.fixture(scope="module")
 def seeded(mlflow_url: str) -> str:  # noqa: F811
-    prefix = f"t{uuid.uuid4().hex[:8]}"
+    prefix = fresh_prefix()
     client(mlflow_url, prefix, "seed")
     return prefix
 
@@ -152,7 +174,7 @@ def test_alias_moves_are_snapshotted_into_the_workspace(
     mlflow_url: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    prefix = f"t{uuid.uuid4().hex[:8]}"
+    prefix = fresh_prefix()
     client(mlflow_url, prefix, "seed")
     reg = MlflowRegistry(url=mlflow_url)
     conn: sqlite3.Connection = connect(tmp_path / "store.db")
