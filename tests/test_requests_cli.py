@@ -137,6 +137,9 @@ def test_keyset_pages_do_not_overlap(demo_dir: Path) -> None:
         (RequestFilter(status="error"), "idx_requests_status_ts"),
         (RequestFilter(route="/support/chat", refusal=True), "idx_requests_route_ts"),
         (RequestFilter(blocked=True), "idx_requests_status_ts"),
+        (RequestFilter(order="latency_ms"), "idx_requests_latency_ms"),
+        (RequestFilter(order="cost_usd"), "idx_requests_cost_usd"),
+        (RequestFilter(order="tokens_out"), "idx_requests_tokens_out"),
     ],
 )
 def test_plans_read_the_composite_index_in_order(
@@ -147,6 +150,25 @@ def test_plans_read_the_composite_index_in_order(
     plan = log.explain(flt, cursor="1795953540000:5")
     assert index in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_full_text_pages_walk_matches_newest_first(demo_dir: Path) -> None:
+    log = WorkspaceRequestLog(path=demo_dir / "store.db")
+    flt = parse_quick("refund tenant:acme")
+    paged: list[str] = []
+    cursor = None
+    for _ in range(3):
+        page = log.page(flt, limit=40, cursor=cursor)
+        for r in page.records:
+            text = " ".join(str(m.get("content")) for m in r.messages) + (r.output or "")
+            assert "refund" in text.lower() and r.tenant == hashed("tenant", "acme")
+        paged += [r.request_id for r in page.records]
+        cursor = page.next_cursor
+        assert cursor
+    ids = [r.request_id for r in log.page(flt, limit=120).records]
+    assert paged == ids and len(set(ids)) == 120  # pages join up, no gap, no repeat
+    with pytest.raises(Exception, match="request query failed"):
+        log.page(RequestFilter(text='"unbalanced'))
 
 
 def test_quick_filter_syntax(frozen_clock: object) -> None:
@@ -160,7 +182,7 @@ def test_quick_filter_syntax(frozen_clock: object) -> None:
     assert parse_quick('what "quoted').text  # an unbalanced quote is still searchable
     with pytest.raises(FilterError, match="status must be one of"):
         parse_quick("status:weird")
-    conds, params = where_clause(parse_quick("it's OR NOT"))
+    _conds, params = where_clause(parse_quick("it's OR NOT"))
     assert params == ['"it\'s" "OR" "NOT"']  # plain words, never FTS syntax
 
 

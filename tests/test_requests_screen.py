@@ -124,8 +124,7 @@ async def test_quick_filter(demo_session: Session) -> None:
         await settle(pilot)
         found = list(screen.records.values())
         assert found and all(
-            "password" in " ".join(str(m.get("content")) for m in r.messages).lower()
-            for r in found
+            "password" in " ".join(str(m.get("content")) for m in r.messages).lower() for r in found
         )
 
 

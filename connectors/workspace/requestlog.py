@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -152,9 +153,8 @@ class WorkspaceRequestLog(RequestLog):
                 params += [key, key, int(rowid)]
             except ValueError:
                 raise QueryError(f"bad page cursor {cursor!r}") from None
-            # Spelled out rather than as a row value, which older SQLite
-            # versions do not match against an index range.
-            conds.append(f"(r.{col} < ? OR (r.{col} = ? AND r.rowid < ?))")
+            # "col <= v" bounds the index range; the rest breaks ties by rowid.
+            conds.append(f"r.{col} <= ? AND (r.{col} < ? OR r.rowid < ?)")
         where = f"WHERE {' AND '.join(conds)}" if conds else ""
         sql = (
             f"SELECT {_SELECT}, r.rowid FROM requests r {where} "
@@ -164,11 +164,18 @@ class WorkspaceRequestLog(RequestLog):
 
     def explain(self, flt: RequestFilter, cursor: str | None = None) -> str:
         """SQLite's query plan for a page, one step a line (for tests and benches)."""
+        if flt.text and flt.order == "ts":
+            return "FTS5 matches walked by rowid, newest first, in chunks"
         sql, params, _ = self._query(flt, 50, cursor)
         rows = self._conn().execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
         return "\n".join(str(r[-1]) for r in rows)
 
     def page(self, flt: RequestFilter, limit: int = 50, cursor: str | None = None) -> Page:
+        """Newest (or largest) first. A full-text search in time order walks the
+        matches newest-ingested first (rowid order, which is time order for
+        logs appended as they are written), so it never sorts every match."""
+        if flt.text and flt.order == "ts":
+            return self._text_page(flt, limit, cursor)
         sql, params, col = self._query(flt, limit, cursor)
         try:
             rows = self._conn().execute(sql, params).fetchall()
@@ -182,6 +189,42 @@ class WorkspaceRequestLog(RequestLog):
             last = rows[-1]
             next_cursor = f"{last[REQUEST_COLUMNS.index(col)]}:{last[-1]}"
         return Page(records=records, next_cursor=next_cursor)
+
+    def _text_page(self, flt: RequestFilter, limit: int, cursor: str | None) -> Page:
+        conds, params = where_clause(replace(flt, text=""))
+        where = "".join(f" AND {c}" for c in conds)
+        sql = (
+            f"SELECT {_SELECT}, r.rowid FROM requests r WHERE r.rowid IN "
+            f"(SELECT value FROM json_each(?)){where} ORDER BY r.rowid DESC"
+        )
+        try:
+            upper = int(cursor.rpartition(":")[2]) if cursor else None
+        except ValueError:
+            raise QueryError(f"bad page cursor {cursor!r}") from None
+        conn = self._conn()
+        rows: list[Any] = []
+        chunk = 500
+        try:
+            while len(rows) <= limit:
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT rowid FROM requests_fts WHERE requests_fts MATCH ? AND rowid < ? "
+                        "ORDER BY rowid DESC LIMIT ?",
+                        (flt.text, upper if upper is not None else 1 << 62, chunk),
+                    )
+                ]
+                if not ids:
+                    break
+                rows += conn.execute(sql, (orjson.dumps(ids).decode(), *params)).fetchall()
+                upper = ids[-1]
+                chunk = min(chunk * 4, 50_000)  # rare matches: take bigger bites
+        except sqlite3.OperationalError as exc:
+            raise QueryError(f"request query failed: {exc}") from None
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = f"{rows[-1][1]}:{rows[-1][-1]}" if more and rows else None
+        return Page(tuple(row_record(r[:-1]) for r in rows), next_cursor)
 
     def get(self, request_id: str) -> RequestRecord:
         row = (
