@@ -25,11 +25,38 @@ from connectors.records import PromptVersion
 from console.diff import compare
 from screens.widgets.diff_view import DiffView, rows_of
 
-WORDS = (
-    "answer the customer using only context below cite article never promise refunds be "
-    "friendly thorough brief refuse anything not covered question policy escalate human "
-    "agent tone plain language summarise steps"
-).split()
+WORDS = [
+    "answer",
+    "the",
+    "customer",
+    "using",
+    "only",
+    "context",
+    "below",
+    "cite",
+    "article",
+    "never",
+    "promise",
+    "refunds",
+    "be",
+    "friendly",
+    "thorough",
+    "brief",
+    "refuse",
+    "anything",
+    "not",
+    "covered",
+    "question",
+    "policy",
+    "escalate",
+    "human",
+    "agent",
+    "tone",
+    "plain",
+    "language",
+    "summarise",
+    "steps",
+]
 
 
 def templates(lines: int, seed: int = 4) -> tuple[str, str]:

@@ -20,8 +20,8 @@ from bench.workspace import FIXED_NOW, ensure
 from connectors.workspace.schema import connect
 from connectors.workspace.store import ts_ms
 from console import clock
-from console.ranges import RANGES
 from console.lineage import LineageCache
+from console.ranges import RANGES
 from console.registry_view import traffic
 
 PROMPT = "support-answer"
