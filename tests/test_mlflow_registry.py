@@ -255,3 +255,37 @@ def test_401_and_403_are_auth_errors_without_the_token(
         reg.versions("x")
     assert seen[0] == "Bearer s3cret-token"  # the token was sent...
     assert "s3cret" not in str(e401.value) + str(e403.value)  # ...and never shown
+
+
+def test_malformed_prompt_tags_are_read_and_reported() -> None:
+    """Version items as model-versions/search returns them, with broken tags (no server)."""
+    reg = MlflowRegistry(url="http://127.0.0.1:9")
+    chat = reg._version(
+        {"name": "p", "version": "3", "description": "oops", "tags": [
+            {"key": "mlflow.prompt.is_prompt", "value": "true"},
+            {"key": "_mlflow_prompt_type", "value": "chat"},
+            {"key": "mlflow.prompt.text", "value": "[{\"content\": \"no role\"}]"},
+            {"key": "_mlflow_prompt_model_config", "value": "[1, 2]"},
+            {"key": "team", "value": "x"},
+        ]},
+        {"production": "3"},
+    )  # fmt: skip
+    assert chat.kind == "prompt" and chat.messages == ()
+    assert chat.template == '[{"content": "no role"}]'  # shown as text rather than lost
+    assert chat.model_config == {} and chat.tags == {"team": "x"}
+    assert chat.aliases == ("production",) and chat.description == "oops"
+    empty = reg._version(
+        {
+            "name": "p",
+            "version": "4",
+            "tags": [{"key": "mlflow.prompt.is_prompt", "value": "true"}],
+        },
+        {},
+    )
+    assert empty.template is None and empty.created_at is None
+    assert reg.errors == [
+        "p@3: chat mlflow.prompt.text is not a list of messages",
+        "p@3: _mlflow_prompt_model_config is not a JSON object",
+        "p@4: no mlflow.prompt.text tag (empty template)",
+    ]
+    reg.close()

@@ -253,3 +253,24 @@ async def test_move_alias_is_not_offered_read_only(demo_copy: Path, frozen_clock
         doc = yaml.safe_load((demo_copy / "prompts" / "support-answer.yaml").read_text())
         assert doc["aliases"] == {"production": "13", "canary": "14"}
     session.close()
+
+
+async def test_registry_down_is_shown_not_raised(tmp_path: Path, frozen_clock: Any) -> None:
+    from console.config import load_config
+
+    cfg = tmp_path / "llmdeck.yaml"
+    cfg.write_text(
+        "profiles:\n  p:\n    registry: {kind: mlflow, url: 'http://127.0.0.1:9', retries: 0}\n"
+    )
+    session = Session(load_config(cfg).profile("p"))
+    app = LlmdeckApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        app.switch_mode("registry")
+        await settle(pilot)
+        status = text_of(app, "#registry-status")
+        assert "stale since" in status
+        assert "MLflow at http://127.0.0.1:9 is unreachable (ConnectError)" in status
+        open_diff(app, "support-answer", "14")
+        await settle(pilot)
+        assert "unreachable" in text_of(app, "#diff-title")
+    session.close()
