@@ -25,6 +25,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -47,6 +48,7 @@ from connectors.records import BackendStatus, ChangeEvent, Flag, FlagEnvironment
 TYPE_ORDER = ("kill-switch", "operational", "release", "experiment", "permission")
 WEIGHT_SCALE = 10.0  # Unleash weights are out of 1000; ours are percent
 _READ_ATTEMPTS = 3
+_FETCHERS = 4  # concurrent feature reads in flags()
 
 
 def _ts(value: Any) -> datetime | None:
@@ -201,11 +203,16 @@ class UnleashFlags(FlagStore):
         if not isinstance(items, list):
             raise InvalidResponse("unleash feature search: unexpected shape")
         last = _last_changes(self._events())
-        out = [
-            self._flag(self._feature(str(f["name"])), last.get(str(f["name"])))
+        names = [
+            str(f["name"])
             for f in items
             if isinstance(f, Mapping) and f.get("name") and not f.get("archivedAt")
         ]
+        # The search lists no strategies or variants: one GET per feature, a few
+        # at a time (httpx.Client is thread-safe) so a big project loads quickly.
+        with ThreadPoolExecutor(max_workers=_FETCHERS) as pool:
+            features = list(pool.map(self._feature, names))
+        out = [self._flag(f, last.get(n)) for n, f in zip(names, features, strict=True)]
         return sorted(out, key=_order)
 
     def flag(self, key: str) -> Flag:
