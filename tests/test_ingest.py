@@ -207,3 +207,40 @@ def test_otlp_file_ingested_once(store: sqlite3.Connection) -> None:
         "WHERE request_id = 'otel-req-0001'"
     ).fetchone()
     assert row == ("smollm2-135m", 42, "14")
+
+
+def test_litellm_source_resumes_by_window(
+    store: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``litellm:URL`` through ingest: windows read once, progress per window.
+    Recorded shapes as in test_logsources (LiteLLM's /spend/logs/v2 docs)."""
+    import httpx
+
+    from connectors.logsources import litellm
+    from tests.test_logsources import spend_row
+
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        start = request.url.params["start_date"]
+        asked.append(start)
+        hour = start[11:13]
+        rows = [spend_row(int(hour), f"2026-11-29T{hour}:10:00.000Z")]
+        return httpx.Response(200, json={"data": rows, "total": 1, "page": 1, "total_pages": 1})
+
+    real = litellm.LiteLLMSpendLogs
+
+    class Recorded(real):  # type: ignore[misc,valid-type]
+        def __init__(self, url: str, api_key: str = "", **kw: object) -> None:
+            super().__init__(url, api_key, transport=httpx.MockTransport(handler))
+
+    monkeypatch.setattr(litellm, "LiteLLMSpendLogs", Recorded)
+    from datetime import UTC, datetime
+
+    since = datetime(2026, 11, 29, 8, tzinfo=UTC)
+    until = datetime(2026, 11, 29, 11, tzinfo=UTC)
+    report = run(store, "litellm:http://litellm.test", since=since, until=until)
+    assert report.added == 3 and asked[0] == "2026-11-29 08:00:00" and len(asked) == 3
+    later = datetime(2026, 11, 29, 12, tzinfo=UTC)
+    again = run(store, "litellm:http://litellm.test", since=since, until=later)
+    assert asked[3:] == ["2026-11-29 11:00:00"] and again.added == 1  # only the new hour
