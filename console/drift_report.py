@@ -235,15 +235,26 @@ def _share(counts: dict[Any, int], key: str) -> float | None:
 
 
 def signal_series(
-    session: Session, group_by: str, group: str, signal: str, step_s: int = 3600
-) -> list[tuple[float, float]]:
-    """The signal's value per ``step_s`` for one group over both windows (for the chart)."""
+    session: Session, group_by: str, group: str, signal: str, step_s: int = 900
+) -> list[tuple[str, list[tuple[float, float]]]]:
+    """The signal per ``step_s`` over both windows, for the chart: (label, points)
+    for the group and, for a prompt version, for its prompt's all versions (what
+    the version is compared with)."""
     th = Thresholds.from_settings(session.profile.settings.get("drift"))
     base_w, cur_w = windows(th)
     frame = load_frame(session, group_by, base_w[0], cur_w[1])
-    frame = frame[frame["grp"] == group]
-    col, agg = _column(signal)
     frame = frame.assign(step=(frame["ts"] // (step_s * 1000)) * step_s)
+    lines = [(group, _per_step(frame[frame["grp"] == group], signal))]
+    if group_by == "prompt_version":
+        prompt = group.rsplit("@", 1)[0]
+        lines.append(
+            (f"{prompt}@* (all)", _per_step(frame[frame["prompt_id"] == prompt], signal))
+        )
+    return lines
+
+
+def _per_step(frame: pd.DataFrame, signal: str) -> list[tuple[float, float]]:
+    col, agg = _column(signal)
     if signal == "finish_mix":
         grouped = frame.groupby("step")["finish_reason"].apply(
             lambda s: float((s == "stop").mean())

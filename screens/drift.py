@@ -116,10 +116,12 @@ class DriftScreen(DeckScreen):
     def _chart_load(self, row: DriftRow) -> None:
         from console.drift_report import signal_series
 
-        points = signal_series(self.session, self.group_by, row.group, row.signal)
-        self.app.call_from_thread(self._chart_show, row, points)  # type: ignore[arg-type]
+        lines = signal_series(self.session, self.group_by, row.group, row.signal)
+        self.app.call_from_thread(self._chart_show, row, lines)  # type: ignore[arg-type]
 
-    async def _chart_show(self, row: DriftRow, points: list[tuple[float, float]]) -> None:
+    async def _chart_show(
+        self, row: DriftRow, lines: list[tuple[str, list[tuple[float, float]]]]
+    ) -> None:
         from screens.widgets.charts import Chart, ChartSpec
 
         assert self.report is not None
@@ -128,11 +130,13 @@ class DriftScreen(DeckScreen):
         chart = charts[0] if charts else Chart("", id="drift-chart")
         if not charts:
             await box.mount(chart)
-        chart.query_one(".chart-title", Static).update(f"{row.group} · {row.label}")
+        chart.query_one(".chart-title", Static).update(
+            f"{row.group} · {row.label} · baseline and current windows start at the red lines"
+        )
         end = self.report.current[1]
         span = (end - self.report.baseline[0]).total_seconds()
         marks = (self.report.baseline[0].timestamp(), self.report.current[0].timestamp())
-        chart.show(ChartSpec(((row.signal, tuple(points)),), end, span, marks))
+        chart.show(ChartSpec(tuple((label, tuple(p)) for label, p in lines), end, span, marks))
 
     def selected(self) -> DriftRow | None:
         table = self.query_one(DataTable)

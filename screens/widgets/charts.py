@@ -79,6 +79,7 @@ class CachedPlot(PlotextPlot):
         super().__init__(classes=classes)
         self._text: Text | None = None
         self._text_size: tuple[int, int] | None = None
+        self._spec_lines: tuple[tuple[str, tuple[tuple[float, float], ...]], ...] = ()
 
     @property
     def theme_name(self) -> str:
@@ -93,6 +94,7 @@ class CachedPlot(PlotextPlot):
 
     def set_spec(self, spec: ChartSpec, prebuilt: tuple[Text, tuple[int, int]] | None) -> None:
         draw(self.plt, spec)  # kept for a rebuild on resize
+        self._spec_lines = spec.lines
         if prebuilt is not None and prebuilt[1] == (self.size.width, self.size.height):
             self._text, self._text_size = prebuilt
         else:
