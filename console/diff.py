@@ -167,43 +167,47 @@ def diff_messages(
 ) -> list[MessageDiff]:
     """Per-message diff of two chat prompts, in the order of ``b`` (removed ones where they were).
 
-    Identical messages at another position are ``moved``; messages of the same
-    role replaced in place are ``changed`` with a text diff of their content.
+    Messages are aligned by role and content. Of those left over, an identical
+    message elsewhere is ``moved``; otherwise a message of the same role (the
+    most similar one, wherever it was) is ``changed``, with a text diff of its
+    content; the rest are ``added`` or ``removed``.
     """
     ka, kb = [_key(m) for m in a], [_key(m) for m in b]
     matcher = difflib.SequenceMatcher(None, ka, kb, autojunk=False)
-    out: list[MessageDiff] = []
-    unmatched_a = {}
-    unmatched_b = {}
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op != "equal":
-            unmatched_a.update({i: ka[i] for i in range(i1, i2)})
-            unmatched_b.update({j: kb[j] for j in range(j1, j2)})
-    moved: dict[int, int] = {}  # b index -> a index
-    for j, key in unmatched_b.items():
-        i = next((i for i, k in unmatched_a.items() if k == key and i not in moved.values()), None)
+    pairs: dict[int, tuple[MessageStatus, int]] = {}  # b index -> (status, a index)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            pairs[block.b + k] = ("equal", block.a + k)
+    left = [i for i in range(len(ka)) if i not in {i for _, i in pairs.values()}]
+    right = [j for j in range(len(kb)) if j not in pairs]
+    for j in list(right):  # identical content elsewhere: moved
+        i = next((i for i in left if ka[i] == kb[j]), None)
         if i is not None:
-            moved[j] = i
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
-                out.append(MessageDiff("equal", i, j, ka[i][0], diff_text(ka[i][1], kb[j][1])))
-            continue
-        left = [i for i in range(i1, i2) if i not in moved.values()]
-        for j in range(j1, j2):
-            if j in moved:
-                i = moved[j]
-                out.append(MessageDiff("moved", i, j, kb[j][0], diff_text(ka[i][1], kb[j][1])))
-                continue
-            same_role = next((i for i in left if ka[i][0] == kb[j][0]), None)
-            if same_role is not None:
-                left.remove(same_role)
-                text = diff_text(ka[same_role][1], kb[j][1])
-                out.append(MessageDiff("changed", same_role, j, kb[j][0], text))
-            else:
-                out.append(MessageDiff("added", None, j, kb[j][0], diff_text("", kb[j][1])))
-        out.extend(MessageDiff("removed", i, None, ka[i][0], diff_text(ka[i][1], "")) for i in left)
-    return out
+            pairs[j] = ("moved", i)
+            left.remove(i)
+            right.remove(j)
+    for j in list(right):  # same role, most similar content: changed
+        same = [i for i in left if ka[i][0] == kb[j][0]]
+        if same:
+            i = max(same, key=lambda i: _similarity(ka[i][1], kb[j][1]))
+            pairs[j] = ("changed", i)
+            left.remove(i)
+            right.remove(j)
+    out: list[tuple[float, MessageDiff]] = []
+    for j, role_content in enumerate(kb):
+        status, i = pairs.get(j, ("added", -1))
+        before = ka[i][1] if i >= 0 else ""
+        text = diff_text(before, role_content[1])
+        out.append((j, MessageDiff(status, i if i >= 0 else None, j, role_content[0], text)))
+    for i in left:  # after the b message that follows the last one kept before it
+        kept = [j for j, (_, x) in pairs.items() if x < i]
+        at = max(kept) + 0.5 if kept else -0.5
+        out.append((at, MessageDiff("removed", i, None, ka[i][0], diff_text(ka[i][1], ""))))
+    return [d for _, d in sorted(out, key=lambda x: x[0])]
+
+
+def _similarity(x: str, y: str) -> float:
+    return difflib.SequenceMatcher(None, x, y, autojunk=False).quick_ratio()
 
 
 @dataclass(frozen=True, slots=True)

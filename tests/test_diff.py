@@ -82,6 +82,38 @@ def test_reordered_chat_messages_are_moved_not_removed() -> None:
     assert next(m for m in out if m.status == "added").role == "assistant"
 
 
+def test_moved_and_edited_message_is_changed_not_added_and_removed() -> None:
+    a = [{"role": "system", "content": "S"}, {"role": "user", "content": "Ticket: {{t}}"}]
+    b = [{"role": "user", "content": "Ticket: {{t}} now"}, {"role": "system", "content": "S"},
+         {"role": "assistant", "content": "Summary:"}]  # fmt: skip
+    out = diff_messages(a, b)
+    assert [(m.status, m.role, m.left_index, m.right_index) for m in out] == [
+        ("changed", "user", 1, 0),
+        ("equal", "system", 0, 1),
+        ("added", "assistant", None, 2),
+    ]
+    assert out[0].text.lines[0].tag == "replace"
+
+
+roles = st.sampled_from(["system", "user", "assistant"])
+message = st.fixed_dictionaries({"role": roles, "content": st.sampled_from(["a", "b", "c d"])})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(message, max_size=6), st.lists(message, max_size=6))
+def test_every_message_is_accounted_for_once(
+    a: list[dict[str, str]], b: list[dict[str, str]]
+) -> None:
+    out = diff_messages(a, b)
+    assert sorted(m.left_index for m in out if m.left_index is not None) == list(range(len(a)))
+    assert [m.right_index for m in out if m.right_index is not None] == list(range(len(b)))
+    for m in out:
+        if m.status in ("equal", "moved"):
+            assert a[m.left_index] == b[m.right_index]  # type: ignore[index]
+        if m.status == "changed":
+            assert a[m.left_index]["role"] == b[m.right_index]["role"]  # type: ignore[index]
+
+
 def test_changed_chat_message_has_a_text_diff() -> None:
     a = [{"role": "system", "content": "Be nice."}, {"role": "user", "content": "Q: {{q}}"}]
     b = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Q: {{q}}"}]

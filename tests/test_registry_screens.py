@@ -274,3 +274,22 @@ async def test_registry_down_is_shown_not_raised(tmp_path: Path, frozen_clock: A
         await settle(pilot)
         assert "unreachable" in text_of(app, "#diff-title")
     session.close()
+
+
+def test_chat_diff_snapshot(snap_compare: Any, session: Session, demo_copy: Path) -> None:
+    file = demo_copy / "prompts" / "ticket-summary.yaml"
+    doc = yaml.safe_load(file.read_text())
+    latest = doc["versions"][-1]
+    latest["messages"] = [*reversed(latest["messages"]), {"role": "assistant", "content": "S:"}]
+    latest["messages"][0]["content"] += " Mention the plan."
+    latest["model_config"]["temperature"] = 0.5
+    file.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+    async def go(pilot: Any) -> None:
+        await settle(pilot)
+        open_diff(pilot.app, "ticket-summary", "3")
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+
+    assert snap_compare(LlmdeckApp(session), terminal_size=SIZE, run_before=go)

@@ -55,7 +55,12 @@ def _header(m: MessageDiff) -> str:
         "moved": f"moved from #{(m.left_index or 0) + 1} to #{(m.right_index or 0) + 1}",
         "added": "added",
         "removed": "removed",
-        "changed": "changed",
+        "changed": "changed"
+        + (
+            f", was #{(m.left_index or 0) + 1}"
+            if m.left_index is not None and m.left_index != m.right_index
+            else ""
+        ),
         "equal": "unchanged",
     }[m.status]
     pos = m.right_index if m.right_index is not None else m.left_index
