@@ -288,3 +288,57 @@ def test_similarity_is_a_symmetric_score(a: list[str], b: list[str]) -> None:
     assert (fidelity.judge_one(x, y)[0] == fidelity.IDENTICAL) == (x == y)
     if x == y:
         assert s == 1.0
+
+
+def test_tool_calls_and_results_are_replayed_as_logged() -> None:
+    from datetime import UTC, datetime
+
+    from connectors.records import PromptVersion
+
+    call = {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+            "function": {"name": "lookup", "arguments": '{"q": "x"}'}}]}  # fmt: skip
+    result = {"role": "tool", "tool_call_id": "c1", "content": "order 42 shipped"}
+    rec = RequestRecord(
+        request_id="req_tools",
+        ts=datetime(2026, 11, 29, tzinfo=UTC),
+        prompt_id="p",
+        prompt_version="1",
+        params={"seed": 3},
+        variables={"q": "where is my order?"},
+        messages=(
+            {"role": "system", "content": "v1 says hi"},
+            {"role": "user", "content": "where is my order?"},
+            call,
+            result,
+        ),
+        tools=({"type": "function", "function": {"name": "lookup"}},),
+    )
+    v2 = PromptVersion(
+        "p",
+        "2",
+        messages=({"role": "system", "content": "v2"}, {"role": "user", "content": "{{q}}"}),
+    )
+    req = build_request(rec, model="m", version=v2)
+    assert list(req.messages[2:]) == [call, result]  # never executed: replayed as logged
+    assert req.messages[0]["content"] == "v2"
+    assert req.body_params()["tools"] == [{"type": "function", "function": {"name": "lookup"}}]
+
+
+names = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True)
+literals = st.text(alphabet=st.characters(blacklist_characters="{}"), max_size=20)
+
+
+@given(st.lists(st.tuples(literals, names), max_size=5), literals, st.data())
+def test_render_replaces_every_placeholder(
+    parts: list[tuple[str, str]], tail: str, data: st.DataObject
+) -> None:
+    from console.replay.request import render
+
+    values = {n: data.draw(literals) for _, n in parts}
+    template = "".join(f"{lit}{{{{{name}}}}}" for lit, name in parts) + tail
+    expected = "".join(f"{lit}{values[name]}" for lit, name in parts) + tail
+    assert render(template, values, "t") == expected
+    if parts:
+        missing = {k: v for k, v in values.items() if k != parts[0][1]}
+        with pytest.raises(NotReplayable, match=repr(parts[0][1])):
+            render(template, missing, "t")
