@@ -154,10 +154,12 @@ def traffic(
 
 
 def split_ref(text: str) -> tuple[str, str]:
-    """``NAME@REF`` -> (name, ref). Raises LlmdeckError for anything else."""
+    """``NAME@REF`` -> (name, ref); ``v14`` means version 14. Raises LlmdeckError otherwise."""
     name, sep, ref = text.rpartition("@")
     if not sep or not name or not ref:
         raise LlmdeckError(f"{text!r}: expected NAME@VERSION or NAME@ALIAS")
+    if ref[0] in "vV" and ref[1:].isdigit():  # "v14" as the screens print it
+        ref = ref[1:]
     return name, ref
 
 

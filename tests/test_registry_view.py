@@ -7,11 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from connectors.records import RequestRecord
 from connectors.workspace.schema import connect
 from connectors.workspace.store import insert_records, snapshot_history, ts_ms
+from console.errors import LlmdeckError
 from console.lineage import LineageCache
-from console.registry_view import alias_history, load_diff, load_listing, traffic
+from console.registry_view import alias_history, load_diff, load_listing, split_ref, traffic
 from console.session import Session
 from tests.conftest import FIXED_NOW, demo_profile
 
@@ -117,3 +120,12 @@ def test_listing_snapshots_aliases_once(demo_copy: Path, frozen_clock: Any) -> N
                      FIXED_NOW)  # fmt: skip
     assert (view.diff.a.version, view.diff.b.version) == ("13", "14")
     session.close()
+
+
+def test_split_ref() -> None:
+    assert split_ref("support-answer@v14") == ("support-answer", "14")
+    assert split_ref("a@b@canary") == ("a@b", "canary")
+    assert split_ref("p@vnext") == ("p", "vnext")
+    for bad in ("p", "@1", "p@"):
+        with pytest.raises(LlmdeckError, match="expected NAME@VERSION"):
+            split_ref(bad)
