@@ -77,6 +77,9 @@ class DriftScreen(DeckScreen):
         return compute(self.session, self.group_by)
 
     def _show(self, report: DriftReport) -> None:
+        if report.group_by != self.group_by:
+            # The key was pressed while this load ran: load what is asked for now.
+            self.call_after_refresh(self.poller.refresh_now)
         self.report = report
         table = self.query_one(DataTable)
         table.clear()

@@ -36,6 +36,8 @@ class ChartsFrame:
 
     data: OverviewData
     charts: dict[str, tuple[Any, str, Any]]
+    range_name: str
+    group_by: str
 
 
 class OverviewScreen(DeckScreen):
@@ -84,6 +86,9 @@ class OverviewScreen(DeckScreen):
         return kpis.load(self.session, RANGES[self.range_name])
 
     def _show(self, k: Kpis) -> None:
+        if k.end - k.start != RANGES[self.range_name].span:
+            # The range changed while this load ran: load the new one right away.
+            self.call_after_refresh(self.kpi_poller.refresh_now)
         caption = (
             f"last {self.range_name} · group by {self.group_by} · {k.requests:,} requests · "
             f"updated {k.end:%H:%M:%S} · t/T range, g group"
@@ -121,8 +126,9 @@ class OverviewScreen(DeckScreen):
         from screens.widgets.charts import ChartSpec, build
 
         assert self._stale is not None
-        rng = RANGES[self.range_name]
-        data = overview_data.load(self.session, rng, self.group_by)
+        range_name, group_by = self.range_name, self.group_by
+        rng = RANGES[range_name]
+        data = overview_data.load(self.session, rng, group_by)
         shown = self._stale.update(data.panels, clock.now())
         _, end = rng.window()
         marks = tuple(e.ts.timestamp() for e in data.changes)
@@ -141,10 +147,14 @@ class OverviewScreen(DeckScreen):
             if size and size[0] > 0 and size[1] > 0:
                 prebuilt = (build(spec, size[0], size[1], size[2]), (size[0], size[1]))
             charts[p.key] = (spec, note, prebuilt)
-        return ChartsFrame(data, charts)
+        return ChartsFrame(data, charts, range_name, group_by)
 
     def _show_charts(self, frame: ChartsFrame) -> None:
         from screens.widgets.charts import Chart
+
+        if (frame.range_name, frame.group_by) != (self.range_name, self.group_by):
+            assert self.charts_poller is not None
+            self.call_after_refresh(self.charts_poller.refresh_now)
 
         for key, (spec, note, prebuilt) in frame.charts.items():
             chart = self.query_one(f"#chart-{key}", Chart)
