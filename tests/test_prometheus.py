@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -155,10 +156,15 @@ class _Bad(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
+    seen: ClassVar[dict[str, int]] = {}
+
     def do_GET(self) -> None:
         mode = self.path.split("/")[1]
         if mode == "slow":
             time.sleep(1.5)
+        if mode in ("flaky", "basic"):
+            self._special(mode)
+            return
         status, body = {
             "e400": (400, b'{"status":"error","errorType":"bad_data","error":"1:1: parse error"}'),
             "e401": (401, b"Unauthorized"),
@@ -175,6 +181,25 @@ class _Bad(BaseHTTPRequestHandler):
         self.end_headers()
         with contextlib.suppress(BrokenPipeError):  # the client gave up (timeout test)
             self.wfile.write(body)
+
+    OK = (
+        b'{"status":"success","data":{"resultType":"vector","result":'
+        b'[{"metric":{},"value":[1,"42"]}]}}'
+    )
+
+    def _special(self, mode: str) -> None:
+        if mode == "flaky":  # 503 with Retry-After on the first try of each query
+            key = self.path
+            self.seen[key] = self.seen.get(key, 0) + 1
+            status = 503 if self.seen[key] == 1 else 200
+        else:  # basic auth: user "prom", password "pw"
+            ok = self.headers.get("Authorization") == "Basic cHJvbTpwdw=="
+            status = 200 if ok else 401
+        self.send_response(status)
+        if status == 503:
+            self.send_header("Retry-After", "0.2")
+        self.end_headers()
+        self.wfile.write(self.OK if status == 200 else b"no")
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +228,46 @@ def test_bad_answers_are_one_line_errors(bad_url: str, mode: str, error: type, m
         m.kpis(AT - WINDOW, AT)
     text = str(info.value)
     assert "\n" not in text and "s3cret" not in text
+
+
+def test_retry_honours_retry_after_then_succeeds(bad_url: str) -> None:
+    m = PrometheusMetrics(url=f"{bad_url}/flaky", retries=1, backoff=5.0)
+    started = time.perf_counter()
+    assert m.instant("requests", AT - WINDOW, AT) == 42.0
+    # waited Retry-After (0.2 s), not the 5 s backoff
+    assert 0.2 <= time.perf_counter() - started < 3.0
+    no_retry = PrometheusMetrics(url=f"{bad_url}/flaky", retries=0)
+    with pytest.raises(BackendUnavailable, match="HTTP 503"):
+        no_retry.instant("tokens_in", AT - timedelta(minutes=7), AT)
+
+
+def test_basic_auth(bad_url: str) -> None:
+    good = PrometheusMetrics(url=f"{bad_url}/basic", username="prom", password="pw")
+    assert good.instant("requests", AT - WINDOW, AT) == 42.0
+    bad = PrometheusMetrics(url=f"{bad_url}/basic", username="prom", password="nope")
+    with pytest.raises(AuthError, match="401") as info:
+        bad.instant("requests", AT - WINDOW, AT)
+    assert "nope" not in str(info.value)
+
+
+def test_profile_selects_scheme_and_overrides(prom: PromServer, tmp_path: Path) -> None:  # noqa: F811
+    from console.config import load_config
+    from console.panels import metrics_source
+    from console.session import Session
+
+    cfg = tmp_path / "llmdeck.yaml"
+    cfg.write_text(
+        "profiles:\n  p:\n"
+        f"    metrics: {{kind: prometheus, url: '{prom.url}'}}\n"
+        "    panels:\n      scheme: litellm\n"
+        "      cost: sum by ($by) (rate(litellm_spend_metric_total[$window])) * 3600 * 2\n"
+    )
+    session = Session(load_config(cfg).profile("p"))
+    m = metrics_source(session)
+    k = m.kpis(AT - WINDOW, AT)
+    assert k.requests_per_min == pytest.approx(40)  # litellm's request counter
+    assert k.cost_per_hour == pytest.approx(2 * 1.8 * 60)  # the override
+    session.close()
 
 
 def test_nan_means_no_data_for_a_kpi(bad_url: str) -> None:
