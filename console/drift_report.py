@@ -247,9 +247,7 @@ def signal_series(
     lines = [(group, _per_step(frame[frame["grp"] == group], signal))]
     if group_by == "prompt_version":
         prompt = group.rsplit("@", 1)[0]
-        lines.append(
-            (f"{prompt}@* (all)", _per_step(frame[frame["prompt_id"] == prompt], signal))
-        )
+        lines.append((f"{prompt}@* (all)", _per_step(frame[frame["prompt_id"] == prompt], signal)))
     return lines
 
 
