@@ -97,7 +97,11 @@ def metrics_source(session: Session) -> MetricsSource:
             configure(panels)
         except ValueError as exc:
             raise LlmdeckError(f"panels: {exc}") from None
-    cached = CachedMetrics(metrics)
+    from connectors.workspace.metrics import WorkspaceMetrics
+    from console.series_cache import StoreWatch
+
+    watch = StoreWatch(metrics.path) if isinstance(metrics, WorkspaceMetrics) else None
+    cached = CachedMetrics(metrics, watch)
     _CACHED[session] = cached
     return cached
 

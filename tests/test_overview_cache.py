@@ -42,3 +42,31 @@ def test_incremental_equals_full_query(demo_dir: Path, span: timedelta, step: in
                         same(a, b) for (_, a), (_, b) in zip(g.points, w.points, strict=True)
                     )
     assert cached.tail_queries > cached.full_queries  # later refreshes read only the tail
+
+
+def test_late_records_are_read_again(demo_copy: Path) -> None:
+    import sqlite3
+
+    from connectors.workspace.schema import REQUEST_COLUMNS
+    from connectors.workspace.store import insert_rows
+    from console.series_cache import StoreWatch
+
+    db = demo_copy / "store.db"
+    raw = WorkspaceMetrics(path=db)
+    cached = CachedMetrics(raw, StoreWatch(db))
+    start, end = FIXED_NOW - timedelta(hours=6), FIXED_NOW
+    before = cached.series("requests", start, end, 300)
+    # 500 requests land now, stamped three hours ago (a backfill, the demo's gap fill)
+    conn = sqlite3.connect(db)
+    late = int((FIXED_NOW - timedelta(hours=3)).timestamp() * 1000)
+    rows = conn.execute(f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests LIMIT 500").fetchall()
+    rows = [(f"late-{i}", late + i, *row[2:]) for i, row in enumerate(rows)]
+    assert insert_rows(conn, rows) == 500
+    conn.close()
+    cached._watched_at = 0.0  # the watch looks at most once a second
+    after = cached.series("requests", start, end, 300)
+    want = raw.series("requests", start, end, 300)
+    assert [p for p in after[0].points] == [p for p in want[0].points]
+    assert sum(v for _, v in after[0].points) == pytest.approx(
+        sum(v for _, v in before[0].points) + 500 * 60 / 300
+    )
