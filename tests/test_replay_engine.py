@@ -342,3 +342,16 @@ def test_render_replaces_every_placeholder(
         missing = {k: v for k, v in values.items() if k != parts[0][1]}
         with pytest.raises(NotReplayable, match=repr(parts[0][1])):
             render(template, missing, "t")
+
+
+async def test_a_logged_error_answered_now_is_different(
+    session: Session, server: FaultServer
+) -> None:
+    log = session.request_log()
+    assert log is not None
+    page = log.page(RequestFilter(status="error"), limit=100)
+    rec = next(r for r in page.records if r.has_content)
+    assert rec.output is None
+    result = await Replayer(session, ReplayOptions(), target=target(server, "ok")).replay(rec)
+    assert (result.verdict, result.similarity) == (fidelity.DIFFERENT, None)
+    assert result.error == "logged status error: no logged output to compare with"

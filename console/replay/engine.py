@@ -194,7 +194,9 @@ class Replayer:
         sent["outputs"] = outputs
         sent["answered_by"] = completions[0].model
         if record.output is None:
-            verdict = fidelity.Fidelity(fidelity.NOT_REPLAYABLE, 0.0, len(set(outputs)))
+            # The logged request got no answer (error, timeout, blocked): an answer
+            # now is a different outcome, with no text to score against.
+            verdict = fidelity.Fidelity(fidelity.DIFFERENT, 0.0, len({o.strip() for o in outputs}))
         else:
             verdict = fidelity.judge(record.output, outputs, self.settings.similar_threshold)
         tokens_in = sum(c.tokens_in for c in completions)
@@ -215,7 +217,9 @@ class Replayer:
             system_fingerprint=completions[0].system_fingerprint,
             distinct_outputs=verdict.distinct_outputs,
             prompt_version=request.prompt_version,
-            error=None if record.output is not None else "no logged output to compare with",
+            error=None
+            if record.output is not None
+            else f"logged status {record.status}: no logged output to compare with",
         )
 
     # -- batches -------------------------------------------------------------------
