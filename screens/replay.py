@@ -278,8 +278,24 @@ def _sim(r: ReplayResult) -> str:
     return "" if r.similarity is None else f"{r.similarity:.2f}"
 
 
-def open_replay(app: App[Any], record: RequestRecord, options: ReplayOptions | None = None) -> None:
-    """Replay ``record`` now against the profile's first target and show it."""
+def open_replay(
+    app: App[Any], request: RequestRecord | str, options: ReplayOptions | None = None
+) -> None:
+    """Replay ``request`` (a record or a request id) now against the profile's first
+    target (or ``options``) and show it beside the logged output."""
+    if isinstance(request, RequestRecord):
+        record = request
+    else:
+        from connectors.errors import ConnectorError
+
+        log = app.session.request_log()  # type: ignore[attr-defined]
+        try:
+            if log is None:
+                raise ConnectorError("this profile has no request log")
+            record = log.get(request)
+        except ConnectorError as exc:
+            app.notify(f"cannot replay: {exc}", severity="error")
+            return
     app.push_screen(ReplayScreen(record, options=options))
 
 

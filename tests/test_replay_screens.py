@@ -202,3 +202,23 @@ async def test_batch_run_from_the_screen_and_cancel(
         assert server.hits["/slow/v1/chat/completions"] - sent == 1
         assert len(store.batches(session.store())) == 1
         assert "cancelled after 0 replays" in str(screen.query_one("#batch-status").render())
+
+
+async def test_open_replay_by_request_id(
+    demo_copy: Path, frozen_clock: Any, server: FaultServer
+) -> None:
+    from screens.replay import open_replay
+
+    session = with_target(demo_copy, server.base("ok"))
+    rec = pick(session, 1, route="/tickets/summarize")[0]
+    app = LlmdeckApp(session)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        open_replay(app, "req_does_not_exist")
+        await pilot.pause()
+        assert not isinstance(app.screen, ReplayScreen)
+        assert any("cannot replay" in n.message for n in app._notifications)
+        open_replay(app, rec.request_id)
+        await settle(pilot)
+        assert isinstance(app.screen, ReplayScreen) and app.screen.result is not None
+        assert app.screen.result.request_id == rec.request_id
