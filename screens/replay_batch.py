@@ -56,6 +56,8 @@ class ReplayBatchScreen(DeckScreen):
         self.batch_ids: list[str] = []
         self.results: list[ReplayResult] = []
         self.marked: str | None = None
+        # The form as read when Run was pressed: used once its requests are loaded.
+        self._pending: tuple[ReplayOptions, dict[str, Any]] = (ReplayOptions(), {})
 
     def compose_body(self) -> ComposeResult:
         targets = list(self.session.profile.replay_targets)
