@@ -18,9 +18,10 @@ PER_SECONDS = {"requests": 60.0, "tokens_in": 60.0, "tokens_out": 60.0, "cost": 
 
 
 def step_for_window(start: datetime, end: datetime) -> int:
-    """Minutes up to 6 h, five minutes up to a day, hours beyond."""
+    """Minutes up to 6 h, hours beyond (the workspace answers those from its
+    hourly rollup: a 24 h SLO period costs milliseconds, not a third of a second)."""
     span = (end - start).total_seconds()
-    return 60 if span <= 6 * 3600 else 300 if span <= 86400 else 3600
+    return 60 if span <= 6 * 3600 else 3600
 
 
 def key(series: MetricSeries, group_by: str) -> str:
