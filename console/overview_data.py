@@ -22,6 +22,7 @@ class OverviewData:
 
     panels: dict[str, PanelData]
     changes: tuple[ChangeEvent, ...] = ()
+    costs: list[budgets.ModelCost] = field(default_factory=list)
     budgets: list[budgets.Budget] = field(default_factory=list)
     slos: list[slo.SloStatus] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -38,6 +39,10 @@ def load(session: Session, rng: TimeRange, group_by: str) -> OverviewData:
     data.problems.extend(found.problems)
     metrics = panels.metrics_source(session)
     settings = session.profile.settings
+    try:
+        data.costs = budgets.model_costs(metrics, settings, start, end)
+    except (ConnectorError, LlmdeckError, ValueError) as exc:
+        data.problems.append(f"cost: {_line(exc)}")
     try:
         data.budgets = budgets.budgets(metrics, settings, end)
     except (ConnectorError, LlmdeckError, ValueError) as exc:

@@ -68,6 +68,7 @@ class OverviewScreen(DeckScreen):
         with Horizontal(id="overview-lower"):
             yield Static("", id="changes")
             yield Static("", id="budgets")
+            yield Static("", id="slos")
 
     def on_mount(self) -> None:
         self.kpi_poller: Poller[Kpis] = Poller(
@@ -162,6 +163,7 @@ class OverviewScreen(DeckScreen):
             self._plot_sizes[key] = chart.plot_size()
         _set_text(self.query_one("#changes", Static), _changes_text(frame.data))
         _set_text(self.query_one("#budgets", Static), _budgets_text(frame.data))
+        _set_text(self.query_one("#slos", Static), _slos_text(frame.data))
 
     def _charts_failed(self, since: Any, reason: str) -> None:
         from screens.widgets.charts import Chart
@@ -221,19 +223,29 @@ def _changes_text(data: OverviewData) -> str:
 
 
 def _budgets_text(data: OverviewData) -> str:
-    lines = ["[b]budgets today[/b]"]
+    lines = ["[b]cost per ok request[/b]"]
+    for c in data.costs[:3]:
+        per = "-" if c.cost_per_success is None else f"${c.cost_per_success:.5f}"
+        lines.append(f"{c.model[:22]:22} {per}")
+    lines.append("[b]budgets today[/b]")
     for b in data.budgets[:5]:
-        eta = f" · out at {b.exhausted_at:%H:%M}" if b.exhausted_at else ""
+        eta = f" out {b.exhausted_at:%H:%M}" if b.exhausted_at else ""
         style = "$error" if b.over else "$text"
         lines.append(
-            f"[{style}]{b.tenant[:16]:16} ${b.spent:8.2f} / {b.daily:g} "
-            f"{b.burn * 100:5.1f}%{eta}[/]"
+            f"[{style}]{b.tenant[:14]:14} ${b.spent:7.2f}/{b.daily:g} {b.burn * 100:4.0f}%{eta}[/]"
         )
-    lines.append("[b]SLOs[/b] (burn 1h / 6h)")
-    for s in data.slos[:5]:
-        left = "-" if s.budget_left is None else f"{max(s.budget_left, 0) * 100:.0f}% left"
+    return "\n".join(lines)
+
+
+def _slos_text(data: OverviewData) -> str:
+    lines = ["[b]SLOs[/b]: budget left · burn 1h / 6h"]
+    for s in data.slos[:8]:
+        left = "-" if s.budget_left is None else f"{max(s.budget_left, 0) * 100:.0f}%"
         b1 = "-" if s.burn_1h is None else f"{s.burn_1h:.1f}"
         b6 = "-" if s.burn_6h is None else f"{s.burn_6h:.1f}"
         style = {"exhausted": "$error", "burning": "$warning"}.get(s.status, "$text")
-        lines.append(f"[{style}]{s.route} {s.objective} {s.status} · {left} · {b1} / {b6}[/]")
+        lines.append(f"[{style}]{s.route} {s.objective}[/]")
+        lines.append(f"[{style}]  {s.status} · {left} · {b1} / {b6}[/]")
+    if not data.slos:
+        lines.append("no SLOs in this profile")
     return "\n".join(lines)
