@@ -131,7 +131,7 @@ def test_opa_http() -> None:
     assert seen[0]["body"]["input"]["request_id"] == "r1"
     undefined = OpaHttpPolicy(url="http://opa.test", package="ai/missing", transport=transport)
     assert undefined.evaluate(request()).allowed is None
-    with pytest.raises(QueryError, match="error\\(s\\) occurred$"):
+    with pytest.raises(QueryError, match=r"error\(s\) occurred$"):
         OpaHttpPolicy(url="http://opa.test", package="ai/bad", transport=transport).evaluate({})
     with pytest.raises(BackendUnavailable, match="HTTP 503"):
         OpaHttpPolicy(url="http://opa.test", package="ai/down", transport=transport).evaluate({})
@@ -139,6 +139,6 @@ def test_opa_http() -> None:
 
 def test_opa_unreachable() -> None:
     p = OpaHttpPolicy(url="http://127.0.0.1:9", timeout_s=0.5)
-    with pytest.raises(BackendUnavailable, match="OPA at http://127.0.0.1:9"):
+    with pytest.raises(BackendUnavailable, match=r"OPA at http://127\.0\.0\.1:9"):
         p.evaluate({})
     assert p.ping().ok is False
