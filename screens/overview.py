@@ -58,9 +58,9 @@ class OverviewScreen(DeckScreen):
         self.group_by = "none"
         self.charts_poller: Poller[ChartsFrame] | None = None
         self._stale: StaleState | None = None
-        # Plot sizes (width, height, theme) read on the event loop after each draw,
+        # Plot sizes, themes and styles read on the event loop after each draw,
         # for the worker to prebuild the next frame at.
-        self._plot_sizes: dict[str, tuple[int, int, str]] = {}
+        self._plot_targets: dict[str, Any] = {}
 
     def compose_body(self) -> ComposeResult:
         yield KpiStrip(id="kpis")
@@ -124,7 +124,7 @@ class OverviewScreen(DeckScreen):
         chart's text at its current size so the event loop only swaps it in."""
         from console import overview_data
         from console.panels import PANELS
-        from screens.widgets.charts import ChartSpec, build
+        from screens.widgets.charts import ChartSpec, prebuild
 
         assert self._stale is not None
         range_name, group_by = self.range_name, self.group_by
@@ -143,10 +143,10 @@ class OverviewScreen(DeckScreen):
                 marks,
                 100.0 if p.unit == "%" else 1.0,
             )
-            size = self._plot_sizes.get(p.key)
+            target = self._plot_targets.get(p.key)
             prebuilt = None
-            if size and size[0] > 0 and size[1] > 0:
-                prebuilt = (build(spec, size[0], size[1], size[2]), (size[0], size[1]))
+            if target is not None and target.width > 0 and target.height > 0:
+                prebuilt = prebuild(spec, target)
             charts[p.key] = (spec, note, prebuilt)
         return ChartsFrame(data, charts, range_name, group_by)
 
@@ -160,7 +160,7 @@ class OverviewScreen(DeckScreen):
         for key, (spec, note, prebuilt) in frame.charts.items():
             chart = self.query_one(f"#chart-{key}", Chart)
             chart.show(spec, note, prebuilt)
-            self._plot_sizes[key] = chart.plot_size()
+            self._plot_targets[key] = chart.target()
         _set_text(self.query_one("#changes", Static), _changes_text(frame.data))
         _set_text(self.query_one("#budgets", Static), _budgets_text(frame.data))
         _set_text(self.query_one("#slos", Static), _slos_text(frame.data))

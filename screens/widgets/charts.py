@@ -17,6 +17,9 @@ from datetime import datetime
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
+from textual.strip import Strip
+from textual.style import Style as VisualStyle
+from textual.visual import Visual, visualize
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
@@ -72,6 +75,35 @@ def build(spec: ChartSpec, width: int, height: int, theme: str) -> Text:
     return Text.from_ansi(plt.build())
 
 
+@dataclass(frozen=True)
+class PlotTarget:
+    """What the worker needs to prebuild a chart: the plot widget's size, plotext
+    theme and style, read on the event loop after the previous draw."""
+
+    widget: CachedPlot
+    width: int
+    height: int
+    theme: str
+    style: VisualStyle
+
+
+@dataclass(frozen=True)
+class Prebuilt:
+    """A chart drawn in a worker: its lines (strips) at ``size``."""
+
+    size: tuple[int, int]
+    strips: list[Strip]
+
+
+def prebuild(spec: ChartSpec, target: PlotTarget) -> Prebuilt:
+    """Draw ``spec`` all the way to strips, off the event loop: plotext's build
+    and the text-to-strips conversion are the slow parts (tens of ms a chart)."""
+    text = build(spec, target.width, target.height, target.theme)
+    visual = visualize(target.widget, text)
+    strips = Visual.to_strips(target.widget, visual, target.width, target.height, target.style)
+    return Prebuilt((target.width, target.height), strips)
+
+
 class CachedPlot(PlotextPlot):
     """A PlotextPlot that serves prebuilt or cached text while its size is unchanged."""
 
@@ -80,10 +112,17 @@ class CachedPlot(PlotextPlot):
         self._text: Text | None = None
         self._text_size: tuple[int, int] | None = None
         self._spec_lines: tuple[tuple[str, tuple[tuple[float, float], ...]], ...] = ()
+        self._prebuilt: Prebuilt | None = None
 
     @property
     def theme_name(self) -> str:
         return self._get_plotext_theme_name(self.app.theme)
+
+    def target(self) -> PlotTarget:
+        """Where the next frame should be prebuilt (call on the event loop)."""
+        return PlotTarget(
+            self, self.size.width, self.size.height, self.theme_name, self.visual_style
+        )
 
     def render(self) -> RenderResult:
         size = (self.size.width, self.size.height)
@@ -92,13 +131,17 @@ class CachedPlot(PlotextPlot):
             self._text_size = size
         return self._text  # type: ignore[return-value]
 
-    def set_spec(self, spec: ChartSpec, prebuilt: tuple[Text, tuple[int, int]] | None) -> None:
+    def render_line(self, y: int) -> Strip:
+        pre = self._prebuilt
+        if pre is not None and pre.size == (self.size.width, self.size.height):
+            return pre.strips[y] if y < len(pre.strips) else Strip.blank(self.size.width)
+        return super().render_line(y)
+
+    def set_spec(self, spec: ChartSpec, prebuilt: Prebuilt | None) -> None:
         draw(self.plt, spec)  # kept for a rebuild on resize
         self._spec_lines = spec.lines
-        if prebuilt is not None and prebuilt[1] == (self.size.width, self.size.height):
-            self._text, self._text_size = prebuilt
-        else:
-            self._text = None
+        self._prebuilt = prebuilt
+        self._text = None
         self.refresh()
 
 
@@ -115,17 +158,11 @@ class Chart(Vertical):
         yield CachedPlot(classes="chart-plot")
         yield Static("", classes="chart-note")
 
-    def plot_size(self) -> tuple[int, int, str]:
-        """(width, height, plotext theme) to prebuild at; read on the event loop."""
-        plot = self.query_one(CachedPlot)
-        return plot.size.width, plot.size.height, plot.theme_name
+    def target(self) -> PlotTarget:
+        """Where the worker should prebuild the next frame (read on the event loop)."""
+        return self.query_one(CachedPlot).target()
 
-    def show(
-        self,
-        spec: ChartSpec,
-        note: str = "",
-        prebuilt: tuple[Text, tuple[int, int]] | None = None,
-    ) -> None:
+    def show(self, spec: ChartSpec, note: str = "", prebuilt: Prebuilt | None = None) -> None:
         """Draw ``spec`` (using ``prebuilt`` text when it fits) and the stale ``note``."""
         self.query_one(CachedPlot).set_spec(spec, prebuilt)
         self.set_note(note)
