@@ -153,6 +153,19 @@ def traffic(
     return out
 
 
+def newest_in_traffic(conn: sqlite3.Connection, start: datetime, end: datetime) -> str | None:
+    """``prompt@version`` of the prompt version that served in [start, end) and
+    first served most recently: what changed last, the on-call's first suspect.
+    None when nothing served. Reads the hourly rollup only."""
+    row = conn.execute(
+        "SELECT prompt_id, prompt_version, MIN(bucket) AS first FROM rollup_hour "
+        "WHERE prompt_id != '' GROUP BY 1, 2 HAVING MAX(bucket) >= ? AND first < ? "
+        "ORDER BY first DESC LIMIT 1",
+        (int(start.timestamp()) // 3600 * 3600, int(end.timestamp())),
+    ).fetchone()
+    return f"{row[0]}@{row[1]}" if row else None
+
+
 def split_ref(text: str) -> tuple[str, str]:
     """``NAME@REF`` -> (name, ref); ``v14`` means version 14. Raises LlmdeckError otherwise."""
     name, sep, ref = text.rpartition("@")

@@ -20,6 +20,7 @@ from textual.markup import escape
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
+from connectors.records import RequestRecord
 from console import clock
 from console.diff import FieldChange, unified
 from console.ranges import DEFAULT_RANGE, RANGES
@@ -53,6 +54,14 @@ def open_group_diff(app: App[Any], group_by: str, group: str) -> None:
         )
         return
     open_diff(app, name, version)
+
+
+def diff_request_version(screen: Any, record: RequestRecord) -> None:
+    """The ``d`` request action: the request's prompt version against its predecessor."""
+    if not record.prompt_id or not record.prompt_version:
+        screen.notify("this request names no prompt version", severity="warning", timeout=5)
+        return
+    open_diff(screen.app, record.prompt_id, record.prompt_version)
 
 
 class DiffScreen(DeckScreen):

@@ -16,9 +16,10 @@ from textual.containers import Grid, Horizontal
 from textual.widgets import Static
 from textual.worker import Worker
 
-from connectors.base import GROUPINGS
+from connectors.base import GROUPINGS, RequestFilter
 from connectors.records import Kpis
 from console import clock, kpis
+from console.errors import LlmdeckError
 from console.ranges import DEFAULT_RANGE, RANGES
 from screens.base import DeckScreen
 from screens.poller import Poller
@@ -49,6 +50,8 @@ class OverviewScreen(DeckScreen):
         Binding("t", "next_range", "Range+"),
         Binding("T", "prev_range", "Range-", key_display="T"),
         Binding("g", "next_group", "Group"),
+        Binding("d", "diff_newest", "Diff newest version"),
+        Binding("l", "list_requests", "Requests"),
         Binding("r", "refresh", "Refresh"),
     ]
 
@@ -199,6 +202,26 @@ class OverviewScreen(DeckScreen):
     def action_next_group(self) -> None:
         self.group_by = GROUPINGS[(GROUPINGS.index(self.group_by) + 1) % len(GROUPINGS)]
         self._refresh_all()
+
+    def action_diff_newest(self) -> None:
+        """Diff the prompt version that most recently started serving in this range
+        against its predecessor: the usual suspect when a panel turns."""
+        from console.registry_view import newest_in_traffic
+
+        try:
+            group = newest_in_traffic(self.session.store(), *RANGES[self.range_name].window())
+        except LlmdeckError as exc:
+            self.notify(str(exc), severity="warning", timeout=5)
+            return
+        if group is None:
+            self.notify("no prompt version served in this range", severity="warning", timeout=5)
+            return
+        self.deck.open_diff("prompt_version", group)
+
+    def action_list_requests(self) -> None:
+        """The requests behind the charts: this range, newest first."""
+        since, until = RANGES[self.range_name].window()
+        self.deck.open_requests(RequestFilter(since=since, until=until))
 
     def action_refresh(self) -> None:
         self._refresh_all()

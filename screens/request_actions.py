@@ -39,6 +39,7 @@ class RequestAction:
 
 REQUEST_ACTIONS: tuple[RequestAction, ...] = (
     RequestAction("replay", "r", "Replay", "screens.replay:replay_request"),
+    RequestAction("diff", "d", "Diff version", "screens.diff:diff_request_version"),
 )
 
 

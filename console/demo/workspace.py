@@ -66,7 +66,7 @@ def profile_yaml() -> dict[str, object]:
         },
         "prices": prices,
         "budgets": {hashed("tenant", t): 60.0 for t, _ in TENANTS},
-        "slos": {INCIDENT_ROUTE: {"refusal_rate": 0.05, "p95_latency_ms": 4000}},
+        "slos": {INCIDENT_ROUTE: {"refusal_rate": 0.05, "p95_latency_ms": 6500}},
     }
     return {
         "default_profile": "demo",
