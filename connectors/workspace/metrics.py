@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import threading
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Any, ClassVar
 
 from connectors.base import GROUPINGS, SIGNALS, MetricsSource
 from connectors.records import BackendStatus, Kpis, MetricSeries
-from connectors.workspace.schema import LATENCY_BOUNDS_MS, N_LAT_BUCKETS, connect
+from connectors.workspace.connection import PerThreadStore
+from connectors.workspace.schema import LATENCY_BOUNDS_MS, N_LAT_BUCKETS
 
 _SUMS = (
     "n",
@@ -77,23 +77,14 @@ def _pieces(start_s: int, end_s: int) -> list[tuple[str, int, int]]:
     return out
 
 
-class WorkspaceMetrics(MetricsSource):
+class WorkspaceMetrics(PerThreadStore, MetricsSource):
     """The metrics capability over a workspace store (``store.db``)."""
 
     kind = "workspace"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read"})
 
     def __init__(self, *, path: str | Path, **_: Any) -> None:
-        self.path = Path(path)
-        self._local = threading.local()
-
-    def _conn(self) -> sqlite3.Connection:
-        # One connection per thread: refresh workers run in threads.
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.path, create=False)
-            self._local.conn = conn
-        return conn
+        PerThreadStore.__init__(self, path)
 
     def ping(self) -> BackendStatus:
         try:

@@ -7,7 +7,6 @@ same as the first, however deep the cursor, and never loads what is not shown.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,7 +16,8 @@ import orjson
 from connectors.base import Page, RequestFilter, RequestLog
 from connectors.errors import NotFound, QueryError
 from connectors.records import BackendStatus, RequestRecord
-from connectors.workspace.schema import REQUEST_COLUMNS, connect
+from connectors.workspace.connection import PerThreadStore
+from connectors.workspace.schema import REQUEST_COLUMNS
 from connectors.workspace.store import from_ms, ts_ms
 
 _ORDERS = {
@@ -105,22 +105,14 @@ def where_clause(flt: RequestFilter) -> tuple[list[str], list[Any]]:
     return conds, params
 
 
-class WorkspaceRequestLog(RequestLog):
+class WorkspaceRequestLog(PerThreadStore, RequestLog):
     """Logged requests in a workspace store (``store.db``)."""
 
     kind = "workspace"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read", "search"})
 
     def __init__(self, *, path: str | Path, **_: Any) -> None:
-        self.path = Path(path)
-        self._local = threading.local()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self.path, create=False)
-            self._local.conn = conn
-        return conn
+        PerThreadStore.__init__(self, path)
 
     def ping(self) -> BackendStatus:
         try:
