@@ -30,6 +30,7 @@ from typing import Any
 
 from connectors import discovery
 from connectors.yaml_lines import KeyPath, Located, YamlFileError, load
+from console import config_settings
 from console.errors import ConfigError
 
 ENVIRONMENTS = ("development", "staging", "production")
@@ -207,11 +208,7 @@ def _profile(doc: Located, name: str, spec: Any) -> Profile:
     for tname, tspec in raw_targets.items():
         path = (*base, "replay_targets", tname)
         targets[str(tname)] = _connector(doc, path, "replay", tspec, root, workspace)
-    settings = {
-        k: v
-        for k, v in spec.items()
-        if k in ("panels", "prices", "budgets", "slos", "drift", "replay")
-    }
+    settings = config_settings.check(doc, base, spec)
     return Profile(
         name=name,
         environment=env,

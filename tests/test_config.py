@@ -116,3 +116,33 @@ def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert candidates("explicit.yaml") == [Path("explicit.yaml")]
     with pytest.raises(ConfigError, match=r"explicit\.yaml: config file not found"):
         find("explicit.yaml")
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "key", "words"),
+    [
+        (
+            "    slos:\n      /chat: {refusal_rate: 0.05, p99_vibes: 3}\n",
+            4,
+            "profiles.a.slos./chat.p99_vibes",
+            "unknown objective",
+        ),
+        (
+            "    prices:\n      gpt: {input_per_1k: cheap}\n",
+            4,
+            "profiles.a.prices.gpt.input_per_1k",
+            "a number",
+        ),
+        ("    budgets:\n      t-1: lots\n", 4, "profiles.a.budgets.t-1", "a number"),
+        ("    drift:\n      psi_alert: high\n", 4, "profiles.a.drift.psi_alert", "a number"),
+        ("    replay:\n      per_call: 1\n", 4, "profiles.a.replay.per_call", "unknown key"),
+    ],
+)
+def test_bad_settings_are_found_at_load(
+    tmp_path: Path, section: str, line: int, key: str, words: str
+) -> None:
+    path = write(tmp_path, "profiles:\n  a:\n" + section)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}:{line}: {key}: "), str(err.value)
+    assert words in str(err.value)
