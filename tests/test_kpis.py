@@ -68,3 +68,25 @@ def test_cards_format(demo_session: Session) -> None:
     assert cards["refusal_rate"].text.endswith("%")
     assert cards["cost_per_hour"].text.startswith("$")
     assert cards["requests_per_min"].value == pytest.approx(k.requests / 60)
+
+
+def test_series_see_rows_written_by_another_connection(demo_copy: Path) -> None:
+    from connectors.records import RequestRecord
+    from connectors.workspace.schema import connect
+    from connectors.workspace.store import insert_records
+
+    metrics = WorkspaceMetrics(path=demo_copy / "store.db")
+    start, end = FIXED_NOW - timedelta(minutes=10), FIXED_NOW
+    before = metrics.series("requests", start, end, 60)
+    again = metrics.series("tokens_in", start, end, 60)  # same window: one scan reused
+    assert len(before) == len(again) == 1
+    writer = connect(demo_copy / "store.db")
+    insert_records(
+        writer,
+        [
+            RequestRecord(request_id=f"late-{i}", ts=end - timedelta(seconds=30), route="/x")
+            for i in range(7)
+        ],
+    )
+    after = metrics.series("requests", start, end, 60)
+    assert after[0].points[-1][1] == before[0].points[-1][1] + 7

@@ -141,16 +141,8 @@ class WorkspaceMetrics(PerThreadStore, MetricsSource):
         step_s = max(60, int(step_s))
         table = "rollup_hour" if step_s >= 3600 and step_s % 3600 == 0 else "rollup_minute"
         lo, hi = int(start.timestamp()), int(end.timestamp())
-        cols = ", ".join(f"SUM({c})" for c in _SUMS)
-        rows = self._conn().execute(
-            f"SELECT {_GROUP_EXPR[group_by]}, (bucket - ?) / ? AS step, {cols} FROM {table} "
-            "WHERE bucket >= ? AND bucket < ? GROUP BY 1, 2",
-            (lo, step_s, lo, hi),
-        )
+        grouped = self._grouped(table, group_by, lo, hi, step_s)
         n_steps = max(1, math.ceil((hi - lo) / step_s))
-        grouped: dict[str, dict[int, list[float]]] = defaultdict(dict)
-        for key, step, *vals in rows:
-            grouped[key][int(step)] = [v or 0.0 for v in vals]
         out = []
         for key in sorted(grouped):
             points = tuple(
@@ -160,6 +152,30 @@ class WorkspaceMetrics(PerThreadStore, MetricsSource):
             labels = {} if group_by == "none" else {group_by: key}
             out.append(MetricSeries(name=signal, labels=labels, points=points))
         return out
+
+    def _grouped(
+        self, table: str, group_by: str, lo: int, hi: int, step_s: int
+    ) -> dict[str, dict[int, list[float]]]:
+        """Rollup sums per group and step. A chart refresh asks for eleven signals
+        over the same window: the scan runs once and is reused until the store
+        changes (``PRAGMA data_version`` moves when another connection writes)."""
+        conn = self._conn()
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        key = (table, group_by, lo, hi, step_s, version)
+        last = getattr(self._local, "grouped", None)
+        if last is not None and last[0] == key:
+            return last[1]
+        cols = ", ".join(f"SUM({c})" for c in _SUMS)
+        rows = conn.execute(
+            f"SELECT {_GROUP_EXPR[group_by]}, (bucket - ?) / ? AS step, {cols} FROM {table} "
+            "WHERE bucket >= ? AND bucket < ? GROUP BY 1, 2",
+            (lo, step_s, lo, hi),
+        )
+        grouped: dict[str, dict[int, list[float]]] = defaultdict(dict)
+        for group, step, *vals in rows:
+            grouped[group][int(step)] = [v or 0.0 for v in vals]
+        self._local.grouped = (key, grouped)
+        return grouped
 
 
 def _signal_value(signal: str, sums: list[float] | None, step_s: int) -> float:
