@@ -208,7 +208,7 @@ def _progress(state: Any) -> None:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from console.commands.requests import _filter
+    from console.commands.requests import filter_from_args
     from console.replay import export
     from console.replay.engine import Replayer
 
@@ -216,7 +216,7 @@ def run_batch(args: argparse.Namespace) -> int:
         raise LlmdeckError("--limit must be positive")
     session = open_session(args)
     try:
-        log, flt = _log(session), _filter(args)
+        log, flt = _log(session), filter_from_args(args)
         records: list[RequestRecord] = []
         cursor = None
         while len(records) < args.limit:

@@ -46,7 +46,9 @@ def register(sub: Any) -> None:
     c.set_defaults(func=run_policy)
 
 
-def _filter(args: argparse.Namespace) -> RequestFilter:
+def filter_from_args(args: argparse.Namespace) -> RequestFilter:
+    """The RequestFilter that ``requests``' filter options name (``replay-batch`` shares
+    them). Raises LlmdeckError for a bad value."""
     from console.request_query import FilterError, apply, fts_query, order, parse_when
 
     try:
@@ -81,7 +83,7 @@ def run_list(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
         log = _log(session)
-        flt = _filter(args)
+        flt = filter_from_args(args)
         left, cursor = args.limit, None
         while left > 0:
             try:
