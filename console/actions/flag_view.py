@@ -30,16 +30,27 @@ class FlagRow:
         return self.flag.key
 
 
-def _history_times(session: Session) -> dict[str, datetime]:
+def _last_changes(session: Session) -> dict[str, tuple[datetime, str]]:
+    """When each flag last changed and who did it, from the store: the newest of
+    its history snapshots (no author) and its audited, done writes (with one).
+    Backends that keep no change log (a flagd file) still show both."""
     try:
-        rows = (
-            session.store()
-            .execute("SELECT key, MAX(ts) FROM history WHERE kind = 'flag' GROUP BY key")
-            .fetchall()
-        )
+        store = session.store()
+        history = store.execute(
+            "SELECT key, MAX(ts) FROM history WHERE kind = 'flag' GROUP BY key"
+        ).fetchall()
+        # SQLite returns the bare column (who) from the row holding MAX(ts).
+        audited = store.execute(
+            "SELECT target, MAX(ts), who FROM audit WHERE outcome = 'done' GROUP BY target"
+        ).fetchall()
     except LlmdeckError:
         return {}
-    return {key: from_ms(ts) for key, ts in rows}
+    out = {key: (from_ms(ts), "") for key, ts in history}
+    for target, ts, who in audited:
+        when = from_ms(ts)
+        if target not in out or when >= out[target][0]:
+            out[target] = (when, who)
+    return out
 
 
 def load(session: Session) -> list[FlagRow]:
@@ -51,7 +62,7 @@ def load(session: Session) -> list[FlagRow]:
     if store is None:
         raise LlmdeckError(f"profile {session.profile.name!r} has no flag store")
     env_name = session.profile.environment
-    seen = _history_times(session)
+    seen = _last_changes(session)
     rows = []
     for f in sorted(store.flags(), key=lambda f: (not f.is_kill_switch, f.key)):
         env = f.env(env_name) or (f.environments[0] if len(f.environments) == 1 else None)
@@ -64,8 +75,8 @@ def load(session: Session) -> list[FlagRow]:
                 env.enabled if env else None,
                 shown,
                 steers,
-                f.last_changed or seen.get(f.key),
-                f.last_changed_by,
+                f.last_changed or seen.get(f.key, (None, ""))[0],
+                f.last_changed_by or seen.get(f.key, (None, ""))[1],
             )
         )
     return rows
