@@ -38,6 +38,7 @@ from connectors.errors import (
     ReadOnlyError,
 )
 from connectors.records import Alias, BackendStatus, PromptVersion
+from connectors.redact import redact_url
 
 API = "/api/public/v2/prompts"
 PAGE = 100  # the API's maximum ``limit``
@@ -75,11 +76,11 @@ class LangfusePrompts(Registry):
         transport: httpx.BaseTransport | None = None,
         **_: Any,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
         self.read_only = read_only
         self.errors: list[str] = []
         self._http = httpx.Client(
-            base_url=self.url,
+            base_url=url.rstrip("/"),
             auth=(public_key, secret_key) if public_key or secret_key else None,
             timeout=timeout,
             transport=transport or httpx.HTTPTransport(retries=2),

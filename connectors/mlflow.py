@@ -33,6 +33,7 @@ from connectors.errors import (
     ReadOnlyError,
 )
 from connectors.records import Alias, BackendStatus, PromptVersion
+from connectors.redact import redact_url
 
 API = "/api/2.0/mlflow"
 IS_PROMPT = "mlflow.prompt.is_prompt"
@@ -81,13 +82,13 @@ class MlflowRegistry(Registry):
         retries: int = 2,
         **_: Any,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
         self.read_only = read_only
         self.retries = retries
         self.errors: list[str] = []
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
-            base_url=self.url,
+            base_url=url.rstrip("/"),
             headers=headers,
             timeout=timeout,
             transport=httpx.HTTPTransport(retries=retries),  # connection failures only

@@ -33,6 +33,7 @@ import orjson
 from connectors.base import Completion, ReplayTarget
 from connectors.errors import AuthError, BackendUnavailable, InvalidResponse, QueryError
 from connectors.records import BackendStatus
+from connectors.redact import redact_url
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -87,8 +88,11 @@ class OpenAICompatTarget(ReplayTarget):
         base = str(url).rstrip("/")
         self.endpoint = base if base.endswith("/chat/completions") else base + "/chat/completions"
         self.base_url = self.endpoint.removesuffix("/chat/completions")
+        self.where = redact_url(self.base_url)  # messages and repr never show credentials
         self.model = str(model)
-        self.production = bool(production)
+        if not isinstance(production, bool):
+            raise TypeError("production must be true or false")
+        self.production = production
         self.retries = max(0, int(retries))
         self.backoff = float(backoff)
         self.max_retry_after = float(max_retry_after)
@@ -104,7 +108,7 @@ class OpenAICompatTarget(ReplayTarget):
         self._clients: dict[int, httpx.AsyncClient] = {}
 
     def __repr__(self) -> str:  # never show the key
-        return f"OpenAICompatTarget({self.base_url!r}, model={self.model!r})"
+        return f"OpenAICompatTarget({self.where!r}, model={self.model!r})"
 
     def _client(self) -> httpx.AsyncClient:
         loop = id(asyncio.get_running_loop())
@@ -130,7 +134,7 @@ class OpenAICompatTarget(ReplayTarget):
         try:
             resp = httpx.get(self.base_url + "/models", headers=self._headers, timeout=3.0)
         except httpx.HTTPError as exc:
-            return BackendStatus(ok=False, detail=f"{self.base_url}: {type(exc).__name__}")
+            return BackendStatus(ok=False, detail=f"{self.where}: {type(exc).__name__}")
         rtt = (time.perf_counter() - started) * 1000
         if resp.status_code in (401, 403):
             return BackendStatus(ok=False, rtt_ms=rtt, detail="credentials refused")
@@ -154,7 +158,7 @@ class OpenAICompatTarget(ReplayTarget):
         body["stream"] = False
         payload = orjson.dumps(body)
         client = self._client()
-        where = self.base_url
+        where = self.where
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             started = time.perf_counter()

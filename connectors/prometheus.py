@@ -16,7 +16,6 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -30,6 +29,7 @@ from connectors.errors import (
 )
 from connectors.promql_schemes import Scheme, scheme
 from connectors.records import BackendStatus, Kpis, MetricSeries
+from connectors.redact import redact_url
 
 # Steps a chart may use, seconds: the smallest that keeps a range under
 # MAX_POINTS points (Prometheus refuses more than 11,000 per series).
@@ -43,15 +43,6 @@ def step_for(start: datetime, end: datetime, max_points: int = MAX_POINTS) -> in
     ``max_points`` points."""
     span = max(1.0, (end - start).total_seconds())
     return next((s for s in NICE_STEPS if span / s <= max_points), NICE_STEPS[-1])
-
-
-def _redact(url: str) -> str:
-    """The URL without user:password, for error messages."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -91,7 +82,7 @@ class PrometheusMetrics(MetricsSource):
         if not url:
             raise ValueError("prometheus connector needs a url")
         self.url = str(url).rstrip("/")
-        self.where = _redact(self.url)
+        self.where = redact_url(self.url)
         self.scheme_name = scheme
         self.scheme: Scheme = _scheme(scheme, panels)
         self.retries = max(0, int(retries))
@@ -133,8 +124,8 @@ class PrometheusMetrics(MetricsSource):
                 delay = None
             except httpx.HTTPError as exc:
                 error = BackendUnavailable(
-                    f"prometheus {self.where}: {what} failed: {_one_line(type(exc).__name__)}"
-                    f" ({_one_line(str(exc), 80)})"
+                    # Only the type: httpx's text can quote request headers (the token).
+                    f"prometheus {self.where}: {what} failed: {type(exc).__name__}"
                 )
                 delay = None
             else:

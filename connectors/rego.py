@@ -29,6 +29,7 @@ from connectors.errors import (
     QueryError,
 )
 from connectors.records import BackendStatus, PolicyDecision
+from connectors.redact import redact_url
 
 
 def decision(value: Any) -> PolicyDecision:
@@ -148,11 +149,11 @@ class OpaHttpPolicy(PolicyEngine):
         transport: httpx.BaseTransport | None = None,
         **_: Any,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
         self.package = package.replace(".", "/").strip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client = httpx.Client(
-            base_url=self.url,
+            base_url=url.rstrip("/"),
             headers=headers,
             timeout=timeout_s,
             transport=transport or httpx.HTTPTransport(retries=2),

@@ -43,6 +43,7 @@ from connectors.errors import (
     NotFound,
 )
 from connectors.records import BackendStatus, ChangeEvent, Flag, FlagEnvironment, Variant
+from connectors.redact import redact_url
 
 # Kill switches first, then the flags that steer traffic.
 TYPE_ORDER = ("kill-switch", "operational", "release", "experiment", "permission")
@@ -113,11 +114,11 @@ class UnleashFlags(FlagStore):
         **_: Any,
     ) -> None:
         super().__init__(read_only=read_only)
-        self.url = url.rstrip("/")
+        self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
         self.project = project
         self.environment = environment
         self._client = httpx.Client(
-            base_url=self.url,
+            base_url=url.rstrip("/"),
             headers={"Authorization": token, "Accept": "application/json"},
             timeout=timeout,
             transport=transport or httpx.HTTPTransport(retries=2),

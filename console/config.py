@@ -217,11 +217,19 @@ def _profile(doc: Located, name: str, spec: Any) -> Profile:
         connectors=connectors,
         replay_targets=targets,
         refresh_seconds=float(refresh),
-        allow_production_replay=bool(spec.get("allow_production_replay", False)),
+        allow_production_replay=_flag(doc, (*base, "allow_production_replay"), spec),
         user=str(spec.get("user", "")),
         settings=settings,
         source=doc.file,
     )
+
+
+def _flag(doc: Located, path: KeyPath, spec: dict[str, Any]) -> bool:
+    """A true/false key (default false); a quoted "false" is an error, not true."""
+    value = spec.get(str(path[-1]), False)
+    if not isinstance(value, bool):
+        raise _err(doc, path, "must be true or false")
+    return value
 
 
 def _path(root: Path, value: Any) -> Path:

@@ -34,7 +34,7 @@ def _keyring() -> Any:
 def resolve(ref: SecretRef) -> str:
     """The secret's value. Raises SecretsError naming the secret and the profile key."""
     if ref.source == "env":
-        value = os.environ.get(ref.name)
+        value = os.environ.get(ref.name, "").strip()
         if not value:
             raise SecretsError(f"{ref.where}: environment variable {ref.name} is not set")
         return value
@@ -52,7 +52,7 @@ def resolve(ref: SecretRef) -> str:
             f"{ref.where}: secret {ref.name!r} is not in the keyring; "
             f"run `llmdeck secrets set {ref.name}`"
         )
-    return str(value)
+    return str(value).strip()
 
 
 def resolve_options(options: dict[str, Any]) -> dict[str, Any]:
@@ -62,6 +62,7 @@ def resolve_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def store(name: str, value: str) -> None:
     """Store a secret in the OS keyring under ``name``. Raises SecretsError."""
+    value = value.strip()  # a stray \r from a pasted token would break headers
     if not value:
         raise SecretsError("refusing to store an empty secret")
     kr = _keyring()

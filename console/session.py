@@ -28,6 +28,8 @@ class Session:
     def __init__(self, profile: Profile, *, read_only: bool | None = None) -> None:
         self.profile = profile
         self.read_only = profile.read_only if read_only is None else read_only
+        # --read-only on the command line: no break-glass can lift it.
+        self.forced_read_only = read_only is True
         self._built: dict[str, Connector | None] = {}
         self._lock = threading.Lock()
         self._store: sqlite3.Connection | None = None

@@ -115,7 +115,7 @@ class FlagsScreen(DeckScreen):
                 return False
             return action != "weights" or "variants" in caps
         if action == "break_glass":
-            return self.session.read_only
+            return self.session.read_only and not self.session.forced_read_only
         return True
 
     def _capabilities(self) -> frozenset[str]:

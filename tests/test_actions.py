@@ -261,16 +261,16 @@ def test_cli_set_rollback_and_audit(
                  "--break-glass", "INC-42 on call"]) == 0  # fmt: skip
     capsys.readouterr()
     assert main(["--read-only", *prod[:2], *prod[2:], "--break-glass", "x"]) == 2
-    assert "contradict" in capsys.readouterr().err
+    assert "opened with --read-only" in capsys.readouterr().err  # refused, and audited
     assert main([*cfg, "flags", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["flags"]
     assert [f["kind"] for f in listed][:2] == ["kill-switch", "kill-switch"]
     assert main([*cfg, "audit", "--json", "--filter", "llmdeck", "--limit", "3"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["action"], r["outcome"]) for r in rows] == [
+        ("break_glass", "refused"),  # --read-only cannot be broken, and the try is audited
         ("set_enabled", "done"),
         ("break_glass", "done"),
-        ("set_enabled", "refused"),
     ]
 
 

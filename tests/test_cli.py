@@ -79,6 +79,7 @@ def test_unwritable_workspace(tmp_path: Path) -> None:
 def test_workspace_from_newer_schema(tmp_path: Path) -> None:
     ws = tmp_path / "ws"
     ws.mkdir()
+    (ws / ".llmdeck-demo").touch()  # a demo workspace written by a newer llmdeck
     raw = sqlite3.connect(ws / "store.db")
     raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.execute("CREATE TABLE precious (x)")
@@ -107,3 +108,13 @@ def test_doctor_on_demo(demo_dir: Path) -> None:
     lines = {ln.split()[0]: ln for ln in proc.stdout.splitlines()[2:]}
     for cap in ("metrics", "request_log", "registry", "flags"):
         assert " ok " in lines[cap], proc.stdout
+
+
+def test_demo_never_rebuilds_over_a_real_workspace(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "flags.json").write_text('{"flags": {}}')
+    line = one_clear_line(llmdeck("demo", "--dir", str(ws), "--no-ui"))
+    assert "not empty and not a demo workspace" in line
+    assert (ws / "flags.json").read_text() == '{"flags": {}}'
+    assert not (ws / "store.db").exists()

@@ -27,6 +27,7 @@ from connectors.errors import AuthError, BackendUnavailable, InvalidResponse
 from connectors.logsources import mapping as m
 from connectors.logsources.mapping import BadRecord, Problem
 from connectors.records import RequestRecord
+from connectors.redact import redact_url
 
 _FMT = "%Y-%m-%d %H:%M:%S"
 _PARAM_KEYS = (
@@ -55,12 +56,12 @@ class LiteLLMSpendLogs:
         timeout_s: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
         self.page_size = page_size
         self.window = window
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
-            base_url=self.url,
+            base_url=url.rstrip("/"),
             headers=headers,
             timeout=timeout_s,
             transport=transport or httpx.HTTPTransport(retries=2),

@@ -23,8 +23,12 @@ def leave_read_only(session: Session, reason: str) -> Outcome:
     reason = reason.strip()
     if not session.read_only:
         return Outcome("done", "the session is already writable")
-    status: OutcomeStatus = "done" if reason else "refused"
-    message = "left read-only mode (break-glass)" if reason else "break-glass needs a reason"
+    allowed = bool(reason) and not session.forced_read_only
+    status: OutcomeStatus = "done" if allowed else "refused"
+    if session.forced_read_only:
+        message = "opened with --read-only: restart without it to write"
+    else:
+        message = "left read-only mode (break-glass)" if reason else "break-glass needs a reason"
     entry = {
         "ts": ts_ms(clock.now()),
         "who": session.user,
@@ -34,7 +38,7 @@ def leave_read_only(session: Session, reason: str) -> Outcome:
         "target": session.profile.name,
         "outcome": status,
         "before": {"read_only": True},
-        "after": {"read_only": not reason},
+        "after": {"read_only": not allowed},
         "reason": reason,
         "detail": message,
     }
@@ -43,7 +47,7 @@ def leave_read_only(session: Session, reason: str) -> Outcome:
     except LlmdeckError as exc:
         # An unaudited break-glass is not allowed: stay read-only.
         return Outcome("refused", f"cannot leave read-only: audit log unavailable ({exc})")
-    if reason:
+    if allowed:
         session.read_only = False
         for capability in ("flags", "registry"):
             # Connectors built while read-only refuse writes themselves

@@ -25,7 +25,7 @@ def run_set(args: argparse.Namespace) -> int:
     if sys.stdin.isatty():
         value = getpass.getpass(f"value for {args.name} (not echoed): ")
     else:
-        value = sys.stdin.readline().rstrip("\n")
+        value = sys.stdin.readline().strip()
     secrets.store(args.name, value)
     print(f"stored {args.name} in the keyring")
     return 0

@@ -34,6 +34,7 @@ from console.errors import WorkspaceError
 from console.session import open_store
 
 CONFIG_NAME = "llmdeck.yaml"
+MARKER = ".llmdeck-demo"  # marks a directory this module may (re)build
 POLICY = files("console.demo").joinpath("policy.rego")
 
 
@@ -261,8 +262,13 @@ def create(
     config = path / CONFIG_NAME
     if config.exists() and (path / "store.db").exists():
         return DemoResult(path, False, 0, 0.0)
+    marker = path / MARKER
+    if path.is_dir() and any(path.iterdir()) and not marker.exists():
+        # Never rebuild over someone's real workspace, flag file or registry.
+        raise WorkspaceError(f"{path}: not empty and not a demo workspace; choose another --dir")
     now = now or datetime.now(UTC)
     conn = open_store(path)
+    marker.touch()
     try:
         with conn:
             conn.execute("DELETE FROM requests")  # a half-made workspace starts over
