@@ -47,8 +47,9 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def demo_copy(demo_dir: Path, tmp_path: Path) -> Path:
-    """A private, writable copy of the demo workspace."""
+def demo_copy(demo_dir: Path, tmp_path: Path) -> Iterator[Path]:
+    """A private, writable copy of the demo workspace (about 450 MB, removed after
+    the test whatever its outcome: dozens of kept copies once filled the disk)."""
     import shutil
     import sqlite3
 
@@ -59,7 +60,8 @@ def demo_copy(demo_dir: Path, tmp_path: Path) -> Path:
     src.backup(dst)
     src.close()
     dst.close()
-    return dest
+    yield dest
+    shutil.rmtree(dest, ignore_errors=True)
 
 
 def demo_profile(path: Path, name: str = "demo") -> Profile:
