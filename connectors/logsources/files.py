@@ -59,17 +59,9 @@ def head(path: Path, size: int = 65536) -> bytes:
 
 def _skip_to(fh: BinaryIO, offset: int) -> int:
     """Move to ``offset``, counting the lines before it. Returns that count."""
+    if not isinstance(fh, gzip.GzipFile):  # a gzip stream is read from its start as opened
+        fh.seek(0)
     lines = 0
-    if isinstance(fh, gzip.GzipFile):
-        left = offset
-        while left > 0:
-            chunk = fh.read(min(_CHUNK, left))
-            if not chunk:
-                break
-            lines += chunk.count(b"\n")
-            left -= len(chunk)
-        return lines
-    fh.seek(0)
     left = offset
     while left > 0:
         chunk = fh.read(min(_CHUNK, left))
