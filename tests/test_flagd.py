@@ -154,8 +154,19 @@ def test_concurrent_writers_never_lose_an_update(tmp_path: Path) -> None:
 # -- a writer killed mid-write ---------------------------------------------------
 
 WRITER = """
+import os
 import sys
+import time
+
 from connectors.flagd import FlagdFile
+
+# A slow disk: each fsync takes 30 ms more, so that kills land inside writes
+# (while the temporary file exists) on a quiet machine too, not only a busy one.
+_fsync = os.fsync
+def slow_fsync(fd):
+    time.sleep(0.03)
+    _fsync(fd)
+os.fsync = slow_fsync
 store = FlagdFile(path=sys.argv[1])
 i = 0
 print("ready", flush=True)
