@@ -12,22 +12,16 @@ import argparse
 import statistics
 import time
 
-from bench.workspace import FIXED_NOW, ensure
-from console import clock, kpis
-from console.config import load_config
+from bench.workspace import demo_session, ensure
+from console import kpis
 from console.ranges import RANGES
-from console.session import Session
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1_000_000)
     args = ap.parse_args()
-    ws = ensure(args.records)
-    clock.freeze(FIXED_NOW)
-    session = Session(load_config(ws / "llmdeck.yaml").profile("demo"))
-    n = session.store().execute("SELECT COUNT(*) FROM requests").fetchone()[0]
-    print(f"workspace {ws}: {n:,} requests")
+    session = demo_session(ensure(args.records))
     for name, rng in RANGES.items():
         kpis.load(session, rng)  # warm the page cache
         times = []

@@ -17,8 +17,8 @@ import argparse
 import statistics
 import time
 
-from bench.workspace import FIXED_NOW, ensure
-from console import clock, kpis, overview_data
+from bench.workspace import demo_session, ensure
+from console import kpis, overview_data
 from console.config import load_config
 from console.ranges import RANGES
 from console.session import Session
@@ -30,10 +30,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=10)
     args = ap.parse_args()
     ws = ensure(args.records)
-    clock.freeze(FIXED_NOW)
-    session = Session(load_config(ws / "llmdeck.yaml").profile("demo"))
-    n = session.store().execute("SELECT COUNT(*) FROM requests").fetchone()[0]
-    print(f"workspace {ws}: {n:,} requests")
+    session = demo_session(ws)
     worst = 0.0
     for group in ("none", "prompt_version"):
         for name, rng in RANGES.items():

@@ -10,8 +10,12 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.demo.traffic import MEAN_RATE_PER_MIN
+
+if TYPE_CHECKING:
+    from console.session import Session
 
 FIXED_NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -28,6 +32,20 @@ def ensure(records: int = 1_000_000) -> Path:
     workspace.create(path, now=FIXED_NOW, rate_scale=scale)
     print(f"made {path} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return path
+
+
+def demo_session(path: Path) -> Session:
+    """A session on the workspace's demo profile, the clock frozen at the end of its
+    history; prints how many requests it holds."""
+    from console import clock
+    from console.config import load_config
+    from console.session import Session
+
+    clock.freeze(FIXED_NOW)
+    session = Session(load_config(path / "llmdeck.yaml").profile("demo"))
+    n = session.store().execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+    print(f"workspace {path}: {n:,} requests")
+    return session
 
 
 if __name__ == "__main__":

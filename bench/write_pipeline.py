@@ -20,8 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.workspace import FIXED_NOW, ensure
-from console import clock
+from bench.workspace import demo_session, ensure
 from console.actions import Confirmation, Pipeline, RollbackRoute, SetWeights
 from console.config import load_config
 from console.session import Session
@@ -49,12 +48,10 @@ def _copy(ws: Path) -> Path:
 
 
 def flagd(records: int, rounds: int) -> None:
+    print("flagd:")
     ws = _copy(ensure(records))
-    clock.freeze(FIXED_NOW)
-    session = Session(load_config(ws / "llmdeck.yaml").profile("demo"))
+    session = demo_session(ws)
     pipeline = Pipeline(session)
-    n = session.store().execute("SELECT COUNT(*) FROM requests").fetchone()[0]
-    print(f"flagd on a workspace of {n:,} requests ({ws})")
     med, top = _ms(lambda: pipeline.plan(RollbackRoute("/support/chat")), rounds)
     print(f"  plan rollback (2 steps, blast radius): median {med:6.1f} ms, max {top:6.1f} ms")
     flip = [{"v13": 90.0, "v14": 10.0}, {"v13": 80.0, "v14": 20.0}]

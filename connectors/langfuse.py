@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
+from connectors import http_client
 from connectors.base import Registry, RegistryEntry
 from connectors.errors import (
     AuthError,
@@ -79,11 +80,11 @@ class LangfusePrompts(Registry):
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
         self.read_only = read_only
         self.errors: list[str] = []
-        self._http = httpx.Client(
-            base_url=url.rstrip("/"),
-            auth=(public_key, secret_key) if public_key or secret_key else None,
+        self._http = http_client.client(
+            url,
             timeout=timeout,
-            transport=transport or httpx.HTTPTransport(retries=2),
+            auth=(public_key, secret_key) if public_key or secret_key else None,
+            transport=transport,
         )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from connectors import http_client
 from connectors.base import FlagStore
 from connectors.errors import (
     AuthError,
@@ -53,12 +54,7 @@ class LiteLLMModels(FlagStore):
         super().__init__(read_only=read_only)
         self.team_id = team_id
         self.environment = environment
-        self._client = httpx.Client(
-            base_url=url.rstrip("/"),
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=10.0,
-            transport=transport or httpx.HTTPTransport(retries=2),
-        )
+        self._client = http_client.client(url, timeout=10.0, bearer=api_key, transport=transport)
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
         try:

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import httpx
 import orjson
 
+from connectors import http_client
 from connectors.base import PolicyEngine
 from connectors.errors import (
     AuthError,
@@ -151,13 +152,7 @@ class OpaHttpPolicy(PolicyEngine):
     ) -> None:
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
         self.package = package.replace(".", "/").strip("/")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.Client(
-            base_url=url.rstrip("/"),
-            headers=headers,
-            timeout=timeout_s,
-            transport=transport or httpx.HTTPTransport(retries=2),
-        )
+        self._client = http_client.client(url, timeout=timeout_s, bearer=token, transport=transport)
 
     def close(self) -> None:
         self._client.close()

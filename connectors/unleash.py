@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
+from connectors import http_client
 from connectors.base import FlagStore
 from connectors.errors import (
     AuthError,
@@ -117,11 +118,11 @@ class UnleashFlags(FlagStore):
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
         self.project = project
         self.environment = environment
-        self._client = httpx.Client(
-            base_url=url.rstrip("/"),
-            headers={"Authorization": token, "Accept": "application/json"},
+        self._client = http_client.client(
+            url,
             timeout=timeout,
-            transport=transport or httpx.HTTPTransport(retries=2),
+            headers={"Authorization": token, "Accept": "application/json"},  # Unleash: no "Bearer"
+            transport=transport,
         )
 
     # -- HTTP -------------------------------------------------------------

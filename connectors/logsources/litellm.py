@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from connectors import http_client
 from connectors.errors import AuthError, BackendUnavailable, InvalidResponse
 from connectors.logsources import mapping as m
 from connectors.logsources.mapping import BadRecord, Problem
@@ -59,12 +60,8 @@ class LiteLLMSpendLogs:
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
         self.page_size = page_size
         self.window = window
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(
-            base_url=url.rstrip("/"),
-            headers=headers,
-            timeout=timeout_s,
-            transport=transport or httpx.HTTPTransport(retries=2),
+        self._client = http_client.client(
+            url, timeout=timeout_s, bearer=api_key, transport=transport
         )
 
     def close(self) -> None:
