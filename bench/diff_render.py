@@ -3,7 +3,7 @@
 Builds two templates of ``--lines`` lines (about 4% of the lines changed, some
 inserted and deleted, a few long lines), then in a headless Textual app times:
 
-- compare: ``console.diff.compare`` (line diff plus intraline word diffs);
+- compare: ``console.diff.compare.compare`` (line diff plus intraline word diffs);
 - first frame: compare + ``DiffView.show`` + the first full render of the view;
 - jump: ``n`` to the last hunk and its render;
 - scroll all: rendering every line of the diff once (what scrolling to the end draws).
@@ -22,7 +22,7 @@ import time
 from textual.app import App, ComposeResult
 
 from connectors.records import PromptVersion
-from console.diff import compare
+from console.diff.compare import compare
 from screens.widgets.diff_view import DiffView, rows_of
 
 WORDS = [

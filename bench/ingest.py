@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 
 from bench.workspace import ensure
-from connectors.workspace.requestlog import row_record
+from connectors.request_log.workspace import row_record
 
 
 def export_jsonl(records: int) -> Path:
@@ -62,7 +62,7 @@ def main(records: int = 1_000_000) -> None:
     print(f"sqlite-utils insert --nl (no index): {plain_s:7.1f} s  {lines / plain_s:9,.0f} rec/s")
 
     from connectors.workspace.schema import connect
-    from console.ingest import expand, ingest
+    from console.ingest.runner import expand, ingest
 
     conn = connect(work / "store.db")
     sources, _ = expand([str(src)])

@@ -24,9 +24,9 @@ from textual import events
 from textual.widgets import Static
 
 from bench.workspace import FIXED_NOW, ensure
-from console import clock
-from console.config import load_config
-from console.session import Session
+from console.core import clock
+from console.core.config import load_config
+from console.core.session import Session
 from screens.app import LlmdeckApp
 
 

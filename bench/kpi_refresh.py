@@ -13,8 +13,8 @@ import statistics
 import time
 
 from bench.workspace import demo_session, ensure
-from console import kpis
-from console.ranges import RANGES
+from console.overview import kpis
+from console.core.spans import RANGES
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from connectors.mlflow import API, MlflowRegistry
+from connectors.registry.mlflow import API, MlflowRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 MLFLOW = ROOT / ".backends" / "mlflow" / "bin" / "mlflow"

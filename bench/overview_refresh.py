@@ -2,8 +2,8 @@
 (target < 250 ms).
 
 One refresh is what the Overview's two pollers run: the KPI strip, then every
-chart, the change markers, the budgets and the SLOs (console.overview_data).
-Steady refreshes read only the chart steps still open (console.series_cache);
+chart, the change markers, the budgets and the SLOs (console.overview.refresh).
+Steady refreshes read only the chart steps still open (console.overview.series_cache);
 the first load after a range or grouping change reads them all and is
 printed too.
 Timed per range and grouping on the cached workspace of bench/workspace.py.
@@ -18,10 +18,11 @@ import statistics
 import time
 
 from bench.workspace import demo_session, ensure
-from console import kpis, overview_data
-from console.config import load_config
-from console.ranges import RANGES
-from console.session import Session
+from console.overview import kpis
+from console.overview import refresh as overview_data
+from console.core.config import load_config
+from console.core.spans import RANGES
+from console.core.session import Session
 
 
 def main() -> None:

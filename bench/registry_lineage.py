@@ -19,10 +19,10 @@ import time
 from bench.workspace import FIXED_NOW, ensure
 from connectors.workspace.schema import connect
 from connectors.workspace.store import ts_ms
-from console import clock
-from console.lineage import LineageCache
-from console.ranges import RANGES
-from console.registry_view import traffic
+from console.core import clock
+from console.registry.lineage import LineageCache
+from console.core.spans import RANGES
+from console.registry.view import traffic
 
 PROMPT = "support-answer"
 VERSIONS = ["11", "12", "13", "14"]

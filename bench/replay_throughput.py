@@ -26,9 +26,9 @@ from pathlib import Path
 import httpx
 
 from connectors.records import RequestRecord
-from console.config import ConnectorSpec, Profile
+from console.core.config import ConnectorSpec, Profile
 from console.replay.engine import Replayer, ReplayOptions
-from console.session import Session
+from console.core.session import Session
 
 MODEL = "smollm2-135m"
 

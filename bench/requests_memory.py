@@ -30,9 +30,9 @@ def peak_mb() -> float:
 
 
 async def run(records: int) -> None:
-    from console import clock
-    from console.config import load_config
-    from console.session import Session
+    from console.core import clock
+    from console.core.config import load_config
+    from console.core.session import Session
     from screens.app import LlmdeckApp
     from screens.requests import RequestsScreen
 
@@ -67,7 +67,7 @@ async def run(records: int) -> None:
         print(f"after paging ({len(screen.records)} rows):        RSS {rss_mb():6.1f} MB")
         screen.set_filter(screen.filter.__class__(route="/support/chat", refusal=True))
         await settle()
-        from console.request_query import parse_quick
+        from console.requests.query import parse_quick
 
         screen.set_filter(parse_quick("password"))
         await settle()

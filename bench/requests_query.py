@@ -15,9 +15,9 @@ from datetime import timedelta
 
 from bench.workspace import FIXED_NOW, ensure
 from connectors.base import RequestFilter
-from connectors.workspace.requestlog import WorkspaceRequestLog
-from console.demo.model import hashed
-from console.request_query import fts_query
+from connectors.request_log.workspace import WorkspaceRequestLog
+from console.demo.world import hashed
+from console.requests.query import fts_query
 
 PAGE = 100  # what the Requests screen reads at a time
 RUNS = 7

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from console.demo.traffic import MEAN_RATE_PER_MIN
 
 if TYPE_CHECKING:
-    from console.session import Session
+    from console.core.session import Session
 
 FIXED_NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -37,9 +37,9 @@ def ensure(records: int = 1_000_000) -> Path:
 def demo_session(path: Path) -> Session:
     """A session on the workspace's demo profile, the clock frozen at the end of its
     history; prints how many requests it holds."""
-    from console import clock
-    from console.config import load_config
-    from console.session import Session
+    from console.core import clock
+    from console.core.config import load_config
+    from console.core.session import Session
 
     clock.freeze(FIXED_NOW)
     session = Session(load_config(path / "llmdeck.yaml").profile("demo"))

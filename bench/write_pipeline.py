@@ -22,8 +22,8 @@ import httpx
 
 from bench.workspace import demo_session, ensure
 from console.actions import Confirmation, Pipeline, RollbackRoute, SetWeights
-from console.config import load_config
-from console.session import Session
+from console.core.config import load_config
+from console.core.session import Session
 
 OK = Confirmation(True, reason="bench", typed="production")
 

@@ -15,18 +15,18 @@ from functools import cache
 CAPABILITIES: tuple[str, ...] = ("metrics", "request_log", "registry", "flags", "replay", "policy")
 
 BUILTIN: dict[str, str] = {
-    "metrics.workspace": "connectors.workspace.metrics:WorkspaceMetrics",
-    "metrics.prometheus": "connectors.prometheus:PrometheusMetrics",
-    "request_log.workspace": "connectors.workspace.requestlog:WorkspaceRequestLog",
-    "registry.files": "connectors.files_registry:FilesRegistry",
-    "registry.mlflow": "connectors.mlflow:MlflowRegistry",
-    "registry.langfuse": "connectors.langfuse:LangfusePrompts",
-    "flags.flagd": "connectors.flagd:FlagdFile",
-    "flags.unleash": "connectors.unleash:UnleashFlags",
-    "flags.litellm": "connectors.litellm_flags:LiteLLMModels",
-    "replay.openai": "connectors.openai_compat:OpenAICompatTarget",
-    "policy.rego": "connectors.rego:RegoPolicy",
-    "policy.opa": "connectors.rego:OpaHttpPolicy",
+    "metrics.workspace": "connectors.metrics.workspace:WorkspaceMetrics",
+    "metrics.prometheus": "connectors.metrics.prometheus:PrometheusMetrics",
+    "request_log.workspace": "connectors.request_log.workspace:WorkspaceRequestLog",
+    "registry.files": "connectors.registry.files:FilesRegistry",
+    "registry.mlflow": "connectors.registry.mlflow:MlflowRegistry",
+    "registry.langfuse": "connectors.registry.langfuse:LangfusePrompts",
+    "flags.flagd": "connectors.flags.flagd:FlagdFile",
+    "flags.unleash": "connectors.flags.unleash:UnleashFlags",
+    "flags.litellm": "connectors.flags.litellm:LiteLLMModels",
+    "replay.openai": "connectors.replay.openai:OpenAICompatTarget",
+    "policy.rego": "connectors.policy.rego:RegoPolicy",
+    "policy.opa": "connectors.policy.rego:OpaHttpPolicy",
 }
 
 

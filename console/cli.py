@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from console.errors import LlmdeckError
+from console.core.errors import LlmdeckError
 
 # Imported on demand by name, so `llmdeck --help` and the start of the console
 # pay only for the command that runs.

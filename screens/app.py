@@ -11,10 +11,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from console.session import Session
-from screens.help import HelpScreen
+from console.core.session import Session
+from screens.modals.help import HelpScreen
 from screens.poller import describe
-from screens.registry import SCREENS
+from screens.catalog import SCREENS
 
 
 class LlmdeckApp(App[int]):
@@ -47,7 +47,7 @@ class LlmdeckApp(App[int]):
 
     def on_mount(self) -> None:
         if self.local_model is not None:
-            from screens.model_status import ModelWatcher
+            from screens.widgets.model_status import ModelWatcher
 
             self.model_watcher = ModelWatcher(self, self.local_model)
 
@@ -88,11 +88,11 @@ class LlmdeckApp(App[int]):
     def open_requests(self, flt: Any, group: str = "", signal: str = "") -> None:
         """Show the Requests screen filtered: ``flt`` is a RequestFilter, or a
         grouping (``prompt_version``, ``model``, ``route``, ``tenant``) with
-        ``group`` and a Drift ``signal`` (see console.request_query.from_group)."""
+        ``group`` and a Drift ``signal`` (see console.requests.query.from_group)."""
         from screens.requests import open_requests
 
         if isinstance(flt, str):
-            from console.request_query import from_group
+            from console.requests.query import from_group
 
             flt = from_group(flt, group, signal)
         open_requests(self, flt)

@@ -14,10 +14,10 @@ from textual.markup import escape
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker
 
-from console import clock
-from console.actions import audit_log
-from console.actions.model import fmt_state
-from console.errors import LlmdeckError
+from console.core import clock
+from console.audit import trail as audit_log
+from console.actions.plan import fmt_state
+from console.core.errors import LlmdeckError
 from screens.base import DeckScreen
 from screens.poller import Poller
 

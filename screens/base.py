@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from console.session import Session
+from console.core.session import Session
 from screens.widgets.deck_header import DeckHeader
 
 if TYPE_CHECKING:

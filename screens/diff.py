@@ -21,11 +21,11 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from connectors.records import RequestRecord
-from console import clock
-from console.diff import FieldChange, unified
-from console.ranges import DEFAULT_RANGE, RANGES
-from console.registry_view import DiffView as Loaded
-from console.registry_view import load_diff, registry_of
+from console.core import clock
+from console.diff.compare import FieldChange, unified
+from console.core.spans import DEFAULT_RANGE, RANGES
+from console.registry.view import DiffView as Loaded
+from console.registry.view import load_diff, registry_of
 from screens.base import DeckScreen
 from screens.poller import describe
 from screens.widgets.diff_view import DiffView, rows_of

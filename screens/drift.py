@@ -20,7 +20,7 @@ from screens.base import DeckScreen
 from screens.poller import Poller
 
 if TYPE_CHECKING:
-    from console.drift_report import DriftReport, DriftRow
+    from console.drift.report import DriftReport, DriftRow
 
 GROUPS = ("prompt_version", "model", "route", "tenant")
 
@@ -72,7 +72,7 @@ class DriftScreen(DeckScreen):
         self.poller.start()
 
     def _load(self) -> DriftReport:
-        from console.drift_report import compute
+        from console.drift.report import compute
 
         return compute(self.session, self.group_by)
 
@@ -117,7 +117,7 @@ class DriftScreen(DeckScreen):
         )
 
     def _chart_load(self, row: DriftRow) -> None:
-        from console.drift_report import signal_series
+        from console.drift.report import signal_series
 
         lines = signal_series(self.session, self.group_by, row.group, row.signal)
         self.app.call_from_thread(self._chart_show, row, lines)  # type: ignore[arg-type]

@@ -34,9 +34,9 @@ from console.actions import (
 )
 from console.actions.breakglass import leave_read_only
 from console.actions.changes import Change, parse_weights
-from console.errors import LlmdeckError
+from console.core.errors import LlmdeckError
 from screens.base import DeckScreen
-from screens.confirm import ConfirmScreen, ReasonScreen
+from screens.modals.confirm import ConfirmScreen, ReasonScreen
 from screens.poller import Poller
 
 WRITE_ACTIONS = frozenset({"toggle_flag", "kill", "weights", "rollback"})

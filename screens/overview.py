@@ -18,16 +18,17 @@ from textual.worker import Worker
 
 from connectors.base import GROUPINGS, RequestFilter
 from connectors.records import Kpis
-from console import clock, kpis
-from console.errors import LlmdeckError
-from console.ranges import DEFAULT_RANGE, RANGES
+from console.core import clock
+from console.overview import kpis
+from console.core.errors import LlmdeckError
+from console.core.spans import DEFAULT_RANGE, RANGES
 from screens.base import DeckScreen
 from screens.poller import Poller
 from screens.widgets.kpi_strip import KpiStrip
 
 if TYPE_CHECKING:
-    from console.overview_data import OverviewData
-    from console.panels import StaleState
+    from console.overview.refresh import OverviewData
+    from console.overview.panels import StaleState
 
 
 @dataclass
@@ -106,7 +107,7 @@ class OverviewScreen(DeckScreen):
     def _mount_charts(self) -> None:
         if self.charts_poller is not None:
             return
-        from console.panels import PANELS, StaleState
+        from console.overview.panels import PANELS, StaleState
         from screens.widgets.charts import Chart
 
         self._stale = StaleState()
@@ -125,8 +126,8 @@ class OverviewScreen(DeckScreen):
     def _load_charts(self) -> ChartsFrame:
         """In the worker: load, merge with the last good data, and prebuild every
         chart's text at its current size so the event loop only swaps it in."""
-        from console import overview_data
-        from console.panels import PANELS
+        from console.overview import refresh as overview_data
+        from console.overview.panels import PANELS
         from screens.widgets.charts import ChartSpec, prebuild
 
         assert self._stale is not None
@@ -206,7 +207,7 @@ class OverviewScreen(DeckScreen):
     def action_diff_newest(self) -> None:
         """Diff the prompt version that most recently started serving in this range
         against its predecessor: the usual suspect when a panel turns."""
-        from console.registry_view import newest_in_traffic
+        from console.registry.view import newest_in_traffic
 
         try:
             group = newest_in_traffic(self.session.store(), *RANGES[self.range_name].window())

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from console import clock
+from console.core import clock
 
 T = TypeVar("T")
 

@@ -17,10 +17,10 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from connectors.records import ReplayResult, RequestRecord
-from console.diff import Segment, intraline
+from console.diff.compare import Segment, intraline
 from console.replay.engine import Replayer, ReplayOptions
 from screens.base import DeckScreen
-from screens.model_status import model_line, model_ready
+from screens.widgets.model_status import model_line, model_ready
 from screens.poller import describe
 
 

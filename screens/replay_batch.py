@@ -19,7 +19,7 @@ from textual.widgets import Button, DataTable, Input, ProgressBar, Select, Stati
 from textual.worker import Worker, WorkerState
 
 from connectors.records import ReplayResult, RequestRecord
-from console.errors import LlmdeckError
+from console.core.errors import LlmdeckError
 from console.replay.engine import BatchProgress, BatchReport, Replayer, ReplayOptions
 from screens.base import DeckScreen
 from screens.poller import describe
@@ -97,7 +97,7 @@ class ReplayBatchScreen(DeckScreen):
     # -- running a batch ---------------------------------------------------------------
     def _form(self) -> tuple[ReplayOptions, dict[str, Any]]:
         """The options and run settings in the form. Raises LlmdeckError naming the field."""
-        from console.request_query import FilterError, parse_quick
+        from console.requests.query import FilterError, parse_quick
 
         def value(fid: str) -> str:
             return self.query_one(f"#{fid}", Input).value.strip()

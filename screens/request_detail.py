@@ -39,7 +39,7 @@ class RequestDetailScreen(DeckScreen):
         self.decision: PolicyDecision | None = None
 
     def compose_body(self) -> ComposeResult:
-        from console.request_detail import sections
+        from console.requests.detail import sections
 
         with VerticalScroll(id="detail-body"):
             yield Static("", id="detail-policy")
@@ -54,7 +54,7 @@ class RequestDetailScreen(DeckScreen):
         self.app.pop_screen()
 
     def action_policy(self) -> None:
-        from console.policy import check
+        from console.requests.policy import check
 
         box = self.query_one("#detail-policy", Static)
         box.set_classes("-open")
@@ -80,7 +80,7 @@ class RequestDetailScreen(DeckScreen):
             box.update(Text(f"policy: cannot evaluate: {describe_error(event.worker.error)}"))
 
     def show_decision(self, d: PolicyDecision) -> None:
-        from console.policy import verdict
+        from console.requests.policy import verdict
 
         self.decision = d
         word = verdict(d)
@@ -94,7 +94,7 @@ class RequestDetailScreen(DeckScreen):
         box.update(text)
 
     def action_copy(self, kind: str) -> None:
-        from console.request_query import FilterError, export
+        from console.requests.query import FilterError, export
 
         try:
             body, path = export(self.session, self.record, kind)

@@ -20,8 +20,8 @@ from textual.worker import Worker, WorkerState
 
 from connectors.base import Page, RequestFilter
 from connectors.records import RequestRecord
-from console import clock
-from console.ranges import RANGES
+from console.core import clock
+from console.core.spans import RANGES
 from screens import request_actions
 from screens.base import DeckScreen
 from screens.poller import describe as describe_error
@@ -227,7 +227,7 @@ class RequestsScreen(DeckScreen):
     # -- the filter ------------------------------------------------------
 
     def _show_filter(self) -> None:
-        from console.request_query import describe
+        from console.requests.query import describe
 
         text = describe(replace(self.filter, since=None, order="ts")) or "everything"
         parts = [
@@ -276,7 +276,7 @@ class RequestsScreen(DeckScreen):
         self.reload()
 
     def action_quick_filter(self) -> None:
-        from console.request_query import describe
+        from console.requests.query import describe
 
         box = self.query_one("#requests-quick", Input)
         box.value = describe(replace(self.filter, since=None))
@@ -290,7 +290,7 @@ class RequestsScreen(DeckScreen):
             self.query_one(DataTable).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        from console.request_query import FilterError, parse_quick
+        from console.requests.query import FilterError, parse_quick
 
         event.stop()
         base = RequestFilter(since=self.filter.since, until=self.filter.until)

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import pytest_textual_snapshot
 
-from console import clock
-from console.config import Profile, load_config
-from console.session import Session
+from console.core import clock
+from console.core.config import Profile, load_config
+from console.core.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 # The fixed "now" of every deterministic test: the demo's history ends here.

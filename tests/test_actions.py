@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from connectors.flagd import FlagdFile
+from connectors.flags.flagd import FlagdFile
 from console.actions import (
     BlockModel,
     Confirmation,
@@ -27,7 +27,7 @@ from console.actions import (
 from console.actions.breakglass import leave_read_only
 from console.actions.pipeline import ActionError
 from console.cli import main
-from console.session import Session
+from console.core.session import Session
 from tests.conftest import demo_profile
 
 FLAG = "support-answer-rollout"
@@ -279,7 +279,7 @@ def test_no_audit_log_no_write(tmp_path: Path, demo_dir: Path) -> None:
     (tmp_path / "llmdeck.yaml").write_text(
         "profiles:\n  bare:\n    flags: {kind: flagd, path: flags.json}\n"
     )
-    from console.config import load_config
+    from console.core.config import load_config
 
     session = Session(load_config(tmp_path / "llmdeck.yaml").profile("bare"))
     pipeline = Pipeline(session)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.mlflow import MlflowRegistry
+from connectors.registry.mlflow import MlflowRegistry
 from console.actions import Confirmation, MoveAlias, Pipeline
-from console.config import load_config
-from console.session import Session
+from console.core.config import load_config
+from console.core.session import Session
 from tests.backends import mlflow_python, mlflow_url  # noqa: F401
 from tests.test_mlflow_registry import client
 

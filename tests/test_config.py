@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from console.config import SecretRef, candidates, find, load_config
-from console.errors import ConfigError
+from console.core.config import SecretRef, candidates, find, load_config
+from console.core.errors import ConfigError
 
 GOOD = """\
 default_profile: dev

@@ -6,9 +6,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-from connectors.files_registry import FilesRegistry
-from connectors.flagd import FlagdFile
-from console.demo.model import BAD_VERSION, GOOD_VERSION, INCIDENT_ROUTE, ROUTES, TENANTS, hashed
+from connectors.registry.files import FilesRegistry
+from connectors.flags.flagd import FlagdFile
+from console.demo.world import BAD_VERSION, GOOD_VERSION, INCIDENT_ROUTE, ROUTES, TENANTS, hashed
 from console.demo.workspace import create
 from tests.conftest import FIXED_NOW
 

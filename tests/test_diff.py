@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.records import PromptVersion
-from console.diff import (
+from console.diff.compare import (
     as_dict,
     compare,
     diff_mapping,

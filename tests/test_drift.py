@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console.drift import Thresholds, psi, psi_categorical, two_proportion_z
-from console.drift_report import compute, parse_span
-from console.session import Session
+from console.drift.stats import Thresholds, psi, psi_categorical, two_proportion_z
+from console.drift.report import compute, parse_span
+from console.core.session import Session
 
 
 def test_psi_of_the_same_distribution_is_near_zero() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from textual.widgets import DataTable
 
-from console.session import Session
+from console.core.session import Session
 from screens.app import LlmdeckApp
 from screens.drift import DriftScreen
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.errors import NotFound, ReadOnlyError
-from connectors.files_registry import FilesRegistry
+from connectors.registry.files import FilesRegistry
 
 GOOD = """\
 name: greet

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from connectors.errors import BackendUnavailable, Conflict, InvalidChange, NotFound
-from connectors.flagd import FlagdFile, validate
+from connectors.flags.flagd import FlagdFile, validate
 
 DOC = {
     "$schema": "https://flagd.dev/schema/v0/flags.json",
@@ -158,7 +158,7 @@ import os
 import sys
 import time
 
-from connectors.flagd import FlagdFile
+from connectors.flags.flagd import FlagdFile
 
 # A slow disk: each fsync takes 30 ms more, so that kills land inside writes
 # (while the temporary file exists) on a quiet machine too, not only a busy one.

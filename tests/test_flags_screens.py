@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from console.demo.live import LiveTraffic
-from console.session import Session
+from console.core.session import Session
 from screens.app import LlmdeckApp
 from screens.audit import AuditScreen
-from screens.confirm import ConfirmScreen, ReasonScreen
+from screens.modals.confirm import ConfirmScreen, ReasonScreen
 from screens.flags import FlagsScreen
-from screens.registry import SCREENS
+from screens.catalog import SCREENS
 from tests.conftest import demo_profile
 
 SIZE = (160, 48)

@@ -24,14 +24,14 @@ def loaded_after(code: str) -> set[str]:
 
 def test_connectors_import_no_ui_and_no_core() -> None:
     mods = loaded_after(
-        "import connectors.base, connectors.records, connectors.flagd, "
-        "connectors.files_registry, connectors.workspace.metrics, connectors.workspace.requestlog"
+        "import connectors.base, connectors.records, connectors.flags.flagd, "
+        "connectors.registry.files, connectors.metrics.workspace, connectors.request_log.workspace"
     )
     assert not {m for m in mods if m.split(".")[0] in ("textual", "console", "screens", "rich")}
 
 
 def test_console_core_imports_no_textual() -> None:
-    mods = loaded_after("import console.cli, console.session, console.kpis, console.config")
+    mods = loaded_after("import console.cli, console.core.session, console.overview.kpis, console.core.config")
     assert not {m for m in mods if m.split(".")[0] in ("textual", "screens")}
 
 
@@ -39,7 +39,7 @@ def test_start_path_has_no_heavy_imports() -> None:
     # Everything the console imports before its first frame with KPIs.
     mods = loaded_after(
         "import console.cli, console.commands.ui, console.commands.demo, screens.app, "
-        "screens.overview, console.kpis"
+        "screens.overview, console.overview.kpis"
     )
     heavy = {"pandas", "numpy", "sqlite_utils", "plotext", "textual_plotext"}
     assert not heavy & {m.split(".")[0] for m in mods}

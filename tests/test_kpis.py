@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from connectors.workspace.metrics import WorkspaceMetrics
+from connectors.metrics.workspace import WorkspaceMetrics
 from connectors.workspace.schema import LATENCY_BOUNDS_MS
-from console import kpis
-from console.ranges import RANGES
-from console.session import Session
+from console.overview import kpis
+from console.core.spans import RANGES
+from console.core.session import Session
 from tests.conftest import FIXED_NOW
 
 

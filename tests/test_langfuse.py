@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from connectors.errors import AuthError, InvalidChange, NotFound, ReadOnlyError
-from connectors.langfuse import LangfusePrompts
-from console.diff import compare
+from connectors.registry.langfuse import LangfusePrompts
+from console.diff.compare import compare
 
 RECORDED = Path(__file__).parent / "recorded" / "langfuse"
 API = "/api/public/v2/prompts"

@@ -15,12 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors import litellm_flags
+from connectors.flags import litellm as litellm_flags
 from connectors.errors import AuthError, Conflict
-from connectors.litellm_flags import LiteLLMModels
+from connectors.flags.litellm import LiteLLMModels
 from console.actions import BlockModel, Confirmation, Pipeline
-from console.config import load_config
-from console.session import Session
+from console.core.config import load_config
+from console.core.session import Session
 
 MODEL_INFO = {
     "data": [

@@ -6,10 +6,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from connectors.flagd import FlagdFile
+from connectors.flags.flagd import FlagdFile
 from connectors.workspace.schema import connect
 from console.demo.live import LiveTraffic
-from console.demo.model import BAD_VERSION, GOOD_VERSION, INCIDENT_ROUTE, ROUTES
+from console.demo.world import BAD_VERSION, GOOD_VERSION, INCIDENT_ROUTE, ROUTES
 from console.demo.traffic import Traffic
 from tests.conftest import FIXED_NOW
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from connectors.openai_compat import OpenAICompatTarget
-from console.local_model import CMAKE_ARGS, LocalModel, ModelStatus
-from console.session import Session
+from connectors.replay.openai import OpenAICompatTarget
+from console.demo.local_model import CMAKE_ARGS, LocalModel, ModelStatus
+from console.core.session import Session
 from screens.app import LlmdeckApp
 from screens.widgets.deck_header import DeckHeader
 from tests.backends import ROOT, llama_python

@@ -23,7 +23,7 @@ from connectors.logsources.files import MAX_LINE, read_lines
 from connectors.logsources.litellm import LiteLLMSpendLogs, spend_record
 from connectors.logsources.mapping import BadRecord, Problem, hash_id, stored_id
 from connectors.records import RequestRecord
-from console.demo.model import hashed
+from console.demo.world import hashed
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

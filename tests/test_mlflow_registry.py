@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from connectors.errors import AuthError, BackendUnavailable, NotFound, ReadOnlyError
-from connectors.mlflow import MlflowRegistry
+from connectors.registry.mlflow import MlflowRegistry
 from connectors.workspace.schema import connect
-from console.registry_view import alias_history, snapshot_aliases
+from console.registry.view import alias_history, snapshot_aliases
 from tests.backends import mlflow_python, mlflow_url  # noqa: F401  (fixture)
 
 SEED = Path(__file__).with_name("mlflow_seed.py")
@@ -145,7 +145,7 @@ def test_pagination_follows_page_tokens(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     whole = [e.name for e in registry.entries("prompt")]
-    monkeypatch.setattr("connectors.mlflow.PAGE", 2)
+    monkeypatch.setattr("connectors.registry.mlflow.PAGE", 2)
     calls: list[str] = []
     real = registry._call
 

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.errors import AuthError, BackendUnavailable, InvalidResponse
-from connectors.openai_compat import OpenAICompatTarget, parse_retry_after
+from connectors.replay.openai import OpenAICompatTarget, parse_retry_after
 from tests.fault_server import SLOW_S, FaultServer, closed_port_url, fault_server
 
 MSGS = [{"role": "user", "content": "hello there"}]

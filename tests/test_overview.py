@@ -13,10 +13,14 @@ import pandas as pd
 import pytest
 from textual.widgets import Static
 
-from console import budgets, changes, slo
-from console.panels import load_panels
-from console.ranges import RANGES
-from console.session import Session
+from console.overview import budgets
+
+from console.overview import markers as changes
+
+from console.overview import slo
+from console.overview.panels import load_panels
+from console.core.spans import RANGES
+from console.core.session import Session
 from screens.app import LlmdeckApp
 from tests.conftest import FIXED_NOW
 

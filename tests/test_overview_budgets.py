@@ -8,8 +8,9 @@ import pytest
 
 from connectors.base import MetricsSource
 from connectors.records import Kpis, MetricSeries
-from console import budgets, slo
-from console.errors import ConfigError
+from console.overview import budgets
+from console.overview import slo
+from console.core.errors import ConfigError
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 

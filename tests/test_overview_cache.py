@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from connectors.base import SIGNALS
-from connectors.workspace.metrics import WorkspaceMetrics
-from console.series_cache import CachedMetrics
+from connectors.metrics.workspace import WorkspaceMetrics
+from console.overview.series_cache import CachedMetrics
 from tests.conftest import FIXED_NOW
 
 
@@ -49,7 +49,7 @@ def test_late_records_are_read_again(demo_copy: Path) -> None:
 
     from connectors.workspace.schema import REQUEST_COLUMNS
     from connectors.workspace.store import insert_rows
-    from console.series_cache import StoreWatch
+    from console.overview.series_cache import StoreWatch
 
     db = demo_copy / "store.db"
     raw = WorkspaceMetrics(path=db)

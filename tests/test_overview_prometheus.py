@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from textual.widgets import Static
 
-from console import clock
-from console.config import load_config
-from console.session import Session
+from console.core import clock
+from console.core.config import load_config
+from console.core.session import Session
 from screens.app import LlmdeckApp
 from screens.widgets.kpi_strip import KpiStrip
 from tests.prom_fixture import AT, PromServer, prom  # noqa: F401 - fixture

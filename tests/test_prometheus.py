@@ -20,7 +20,7 @@ from typing import ClassVar
 import pytest
 
 from connectors.errors import AuthError, BackendUnavailable, InvalidResponse, QueryError
-from connectors.prometheus import PrometheusMetrics, step_for
+from connectors.metrics.prometheus import PrometheusMetrics, step_for
 from tests.prom_fixture import AT, PromServer, prom  # noqa: F401 - fixture
 
 WINDOW = timedelta(hours=1)
@@ -251,9 +251,9 @@ def test_basic_auth(bad_url: str) -> None:
 
 
 def test_profile_selects_scheme_and_overrides(prom: PromServer, tmp_path: Path) -> None:  # noqa: F811
-    from console.config import load_config
-    from console.panels import metrics_source
-    from console.session import Session
+    from console.core.config import load_config
+    from console.overview.panels import metrics_source
+    from console.core.session import Session
 
     cfg = tmp_path / "llmdeck.yaml"
     cfg.write_text(

@@ -14,11 +14,11 @@ import pytest
 import yaml
 from textual.widgets import DataTable, Static
 
-from console.diff import compare, unified
-from console.session import Session
+from console.diff.compare import compare, unified
+from console.core.session import Session
 from screens.app import LlmdeckApp
 from screens.diff import DiffScreen, open_diff
-from screens.registry_screen import RegistryScreen
+from screens.registry import RegistryScreen
 from screens.widgets.diff_view import DiffView
 from tests.conftest import demo_profile
 
@@ -203,7 +203,7 @@ async def test_move_alias_goes_through_the_write_pipeline(
     session: Session, demo_copy: Path
 ) -> None:
     """Roll canary back to v13: plan, confirmation modal, write, audit, alias history."""
-    from screens.confirm import ConfirmScreen
+    from screens.modals.confirm import ConfirmScreen
 
     app = LlmdeckApp(session)
     async with app.run_test(size=SIZE) as pilot:
@@ -256,7 +256,7 @@ async def test_move_alias_is_not_offered_read_only(demo_copy: Path, frozen_clock
 
 
 async def test_registry_down_is_shown_not_raised(tmp_path: Path, frozen_clock: Any) -> None:
-    from console.config import load_config
+    from console.core.config import load_config
 
     cfg = tmp_path / "llmdeck.yaml"
     cfg.write_text(

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from connectors.errors import BackendUnavailable, NotFound, QueryError
-from connectors.rego import OpaHttpPolicy, RegoPolicy, decision
+from connectors.policy.rego import OpaHttpPolicy, RegoPolicy, decision
 
 POLICY = Path(__file__).resolve().parent.parent / "console" / "demo" / "policy.rego"
 

@@ -13,7 +13,7 @@ import yaml
 
 from connectors.base import RequestFilter
 from console.cli import main
-from console.session import Session
+from console.core.session import Session
 from tests.conftest import demo_profile
 from tests.fault_server import FaultServer, fault_server
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from connectors.base import RequestFilter
-from connectors.workspace.requestlog import WorkspaceRequestLog, where_clause
-from console.demo.model import BAD_VERSION, INCIDENT_PROMPT, INCIDENT_ROUTE, hashed
-from console.request_query import FilterError, from_group, parse_quick
+from connectors.request_log.workspace import WorkspaceRequestLog, where_clause
+from console.demo.world import BAD_VERSION, INCIDENT_PROMPT, INCIDENT_ROUTE, hashed
+from console.requests.query import FilterError, from_group, parse_quick
 from tests.conftest import FIXED_NOW
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.mlflow import MlflowRegistry
-from connectors.openai_compat import OpenAICompatTarget
-from connectors.prometheus import PrometheusMetrics
+from connectors.registry.mlflow import MlflowRegistry
+from connectors.replay.openai import OpenAICompatTarget
+from connectors.metrics.prometheus import PrometheusMetrics
 from console.actions.breakglass import leave_read_only
-from console.config import load_config
-from console.errors import ConfigError
-from console.session import Session
+from console.core.config import load_config
+from console.core.errors import ConfigError
+from console.core.session import Session
 from tests.conftest import demo_profile
 
 

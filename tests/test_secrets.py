@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from console import secrets
-from console.config import SecretRef
-from console.errors import SecretsError
+from console.core import secrets
+from console.core.config import SecretRef
+from console.core.errors import SecretsError
 
 REF = SecretRef("keyring", "prom-token", "llmdeck.yaml:7: profiles.prod.metrics.token")
 

@@ -12,9 +12,9 @@ from textual.command import CommandPalette
 from textual.widgets import Static
 
 from console.demo.live import LiveTraffic
-from console.session import Session
+from console.core.session import Session
 from screens.app import LlmdeckApp
-from screens.help import HelpScreen
+from screens.modals.help import HelpScreen
 from tests.conftest import FIXED_NOW, demo_profile
 
 SIZE = (160, 48)
@@ -119,7 +119,7 @@ async def test_worker_error_becomes_a_notification(demo_session: Session) -> Non
 async def test_failing_metrics_marks_the_strip_stale(tmp_path: Path, frozen_clock: Any) -> None:
     cfg = tmp_path / "llmdeck.yaml"
     cfg.write_text("profiles:\n  a:\n    metrics: {kind: workspace, path: missing/store.db}\n")
-    from console.config import load_config
+    from console.core.config import load_config
 
     app = LlmdeckApp(Session(load_config(cfg).profile()))
     async with app.run_test(size=SIZE) as pilot:

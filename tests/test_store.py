@@ -11,8 +11,8 @@ import pytest
 from connectors.records import RequestRecord
 from connectors.workspace.schema import SCHEMA_VERSION, SchemaError, connect
 from connectors.workspace.store import insert_records, snapshot_history
-from console.errors import WorkspaceError
-from console.session import open_store
+from console.core.errors import WorkspaceError
+from console.core.session import open_store
 
 T0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
 

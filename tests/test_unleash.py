@@ -31,11 +31,12 @@ from connectors.errors import (
     NotFound,
     ReadOnlyError,
 )
-from connectors.unleash import UnleashFlags
-from console.actions import Confirmation, Pipeline, SetEnabled, SetWeights, audit_log
+from connectors.flags.unleash import UnleashFlags
+from console.actions import Confirmation, Pipeline, SetEnabled, SetWeights
+from console.audit import trail as audit_log
 from console.actions.pipeline import ActionError
-from console.config import load_config
-from console.session import Session
+from console.core.config import load_config
+from console.core.session import Session
 from tests.backends import unleash  # noqa: F401  (pytest fixture)
 
 TOKEN_VAR = "LLMDECK_TEST_UNLEASH_TOKEN"

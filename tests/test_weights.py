@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.errors import InvalidChange, NotFound
-from connectors.unleash import _unleash_variants
+from connectors.flags.unleash import _unleash_variants
 from console.actions.blast import moving_share
 from console.actions.changes import parse_weights, validate_weights
 

@@ -23,12 +23,12 @@ from typing import Any
 
 import httpx
 
-from connectors import http_client
+from connectors.support import http as http_client
 from connectors.errors import AuthError, BackendUnavailable, InvalidResponse
 from connectors.logsources import mapping as m
 from connectors.logsources.mapping import BadRecord, Problem
 from connectors.records import RequestRecord
-from connectors.redact import redact_url
+from connectors.support.redact import redact_url
 
 _FMT = "%Y-%m-%d %H:%M:%S"
 _PARAM_KEYS = (

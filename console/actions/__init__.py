@@ -16,7 +16,7 @@ from console.actions.changes import (
     SetEnabled,
     SetWeights,
 )
-from console.actions.model import Blast, Confirmation, Outcome, Plan, Step
+from console.actions.plan import Blast, Confirmation, Outcome, Plan, Step
 from console.actions.pipeline import Pipeline
 
 __all__ = [

@@ -8,10 +8,10 @@ that the next use builds them writable.
 from __future__ import annotations
 
 from connectors.workspace.store import append_audit, ts_ms
-from console import clock
-from console.actions.model import Outcome, OutcomeStatus
-from console.errors import LlmdeckError
-from console.session import Session
+from console.core import clock
+from console.actions.plan import Outcome, OutcomeStatus
+from console.core.errors import LlmdeckError
+from console.core.session import Session
 
 
 def leave_read_only(session: Session, reason: str) -> Outcome:

@@ -14,8 +14,8 @@ from connectors.base import FlagStore, Registry
 from connectors.errors import InvalidChange, NotFound, ReadOnlyError
 from connectors.records import Flag
 from console.actions.blast import Traffic, moving_share
-from console.actions.model import Blast, Step
-from console.session import Session
+from console.actions.plan import Blast, Step
+from console.core.session import Session
 
 WEIGHT_TOLERANCE = 0.01  # percent
 

@@ -14,7 +14,7 @@ from connectors.errors import ConnectorError, InvalidChange, NotFound
 from connectors.records import Flag
 from console.actions.blast import moving_share
 from console.actions.changes import Context, alias_step, current_alias, flag_blast, flag_state
-from console.actions.model import Step
+from console.actions.plan import Step
 
 
 def settled(weights: Mapping[str, Any]) -> str | None:

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from console.actions import audit_log
-from console.actions.model import fmt_state
+from console.audit import trail as audit_log
+from console.actions.plan import fmt_state
 from console.commands.common import open_session
-from console.errors import LlmdeckError
-from console.ranges import RANGES, parse
+from console.core.errors import LlmdeckError
+from console.core.spans import RANGES, parse
 
 
 def register(sub: Any) -> None:

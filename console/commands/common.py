@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from console.config import find, load_config
-from console.session import Session
+from console.core.config import find, load_config
+from console.core.session import Session
 
 
 def open_session(args: argparse.Namespace) -> Session:

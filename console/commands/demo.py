@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from console.config import load_config
-from console.errors import WorkspaceError
-from console.session import Session
+from console.core.config import load_config
+from console.core.errors import WorkspaceError
+from console.core.session import Session
 
 
 def default_dir() -> Path:
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     model = None
     if not args.no_model:
         # Returns at once: the one-time build runs in the background (console/local_model.py).
-        from console.local_model import LocalModel
+        from console.demo.local_model import LocalModel
 
         model = LocalModel()
         model.start()

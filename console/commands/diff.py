@@ -9,9 +9,9 @@ from typing import Any
 from connectors.errors import ConnectorError
 from console import registry_view as rv
 from console.commands.common import open_session
-from console.diff import as_dict, unified
-from console.errors import LlmdeckError
-from console.ranges import RANGES, parse
+from console.diff.compare import as_dict, unified
+from console.core.errors import LlmdeckError
+from console.core.spans import RANGES, parse
 
 
 def register(sub: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from connectors import discovery
 from connectors.records import BackendStatus
 from console.commands.common import open_session
-from console.errors import LlmdeckError
+from console.core.errors import LlmdeckError
 
 
 def register(sub: Any) -> None:

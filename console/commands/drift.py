@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from console.commands.common import open_session
-from console.errors import LlmdeckError
+from console.core.errors import LlmdeckError
 
 GROUPS = ("prompt_version", "model", "route", "tenant")
 
@@ -21,7 +21,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.drift_report import compute
+    from console.drift.report import compute
 
     session = open_session(args)
     try:

@@ -12,11 +12,11 @@ from connectors.records import Flag
 from console.actions import Confirmation, Pipeline, Plan, SetEnabled, SetWeights
 from console.actions.breakglass import leave_read_only
 from console.actions.changes import Change, parse_weights
-from console.actions.model import fmt_state
+from console.actions.plan import fmt_state
 from console.actions.pipeline import ActionError
 from console.commands.common import open_session
-from console.errors import LlmdeckError
-from console.session import Session
+from console.core.errors import LlmdeckError
+from console.core.session import Session
 
 STATES = {"on": True, "off": False, "enable": True, "disable": False, "trip": True, "reset": False}
 

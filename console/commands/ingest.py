@@ -70,9 +70,9 @@ class _Bar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.errors import LlmdeckError
-    from console.ingest import IngestReport, expand, ingest
-    from console.request_query import FilterError, parse_when
+    from console.core.errors import LlmdeckError
+    from console.ingest.runner import IngestReport, expand, ingest
+    from console.requests.query import FilterError, parse_when
 
     session = open_session(args)
     conn = session.store()

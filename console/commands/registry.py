@@ -11,8 +11,8 @@ from connectors.errors import ConnectorError
 from connectors.records import PromptVersion
 from console import registry_view as rv
 from console.commands.common import open_session
-from console.errors import LlmdeckError
-from console.ranges import RANGES, parse
+from console.core.errors import LlmdeckError
+from console.core.spans import RANGES, parse
 
 
 def register(sub: Any) -> None:

@@ -28,8 +28,8 @@ import orjson
 from connectors.errors import ConnectorError
 from connectors.records import ReplayResult, RequestRecord
 from console.commands.common import open_session
-from console.errors import LlmdeckError
-from console.session import Session
+from console.core.errors import LlmdeckError
+from console.core.session import Session
 
 ANSWERED = ("identical", "similar", "different")
 

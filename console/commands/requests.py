@@ -10,8 +10,8 @@ import orjson
 from connectors.base import RequestFilter
 from connectors.errors import ConnectorError
 from console.commands.common import open_session
-from console.errors import LlmdeckError
-from console.session import Session
+from console.core.errors import LlmdeckError
+from console.core.session import Session
 
 
 def register(sub: Any) -> None:
@@ -49,7 +49,7 @@ def register(sub: Any) -> None:
 def filter_from_args(args: argparse.Namespace) -> RequestFilter:
     """The RequestFilter that ``requests``' filter options name (``replay-batch`` shares
     them). Raises LlmdeckError for a bad value."""
-    from console.request_query import FilterError, apply, fts_query, order, parse_when
+    from console.requests.query import FilterError, apply, fts_query, order, parse_when
 
     try:
         flt = RequestFilter(
@@ -117,7 +117,7 @@ def _get(session: Session, request_id: str) -> Any:
 
 
 def run_one(args: argparse.Namespace) -> int:
-    from console.request_query import FilterError, as_curl, as_json
+    from console.requests.query import FilterError, as_curl, as_json
 
     session = open_session(args)
     try:
@@ -130,7 +130,7 @@ def run_one(args: argparse.Namespace) -> int:
         elif args.json:
             print(as_json(rec))
         else:
-            from console.request_detail import text_lines
+            from console.requests.detail import text_lines
 
             print("\n".join(text_lines(rec)))
     finally:
@@ -139,7 +139,7 @@ def run_one(args: argparse.Namespace) -> int:
 
 
 def run_policy(args: argparse.Namespace) -> int:
-    from console.policy import check, lines, verdict
+    from console.requests.policy import check, lines, verdict
 
     session = open_session(args)
     try:

@@ -7,7 +7,7 @@ import getpass
 import sys
 from typing import Any
 
-from console import secrets
+from console.core import secrets
 
 
 def register(sub: Any) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from console.demo.model import (
+from console.demo.world import (
     CANARY_AGO,
     FINGERPRINT_CHANGE_AGO,
     HASH_ONLY_TENANT,

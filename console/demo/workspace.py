@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from connectors.workspace.store import append_audit, insert_rows, snapshot_history, ts_ms
-from console.demo.model import (
+from console.demo.world import (
     CANARY_AGO,
     GOOD_VERSION,
     INCIDENT_PROMPT,
@@ -30,8 +30,8 @@ from console.demo.model import (
     hashed,
 )
 from console.demo.traffic import Traffic
-from console.errors import WorkspaceError
-from console.session import open_store
+from console.core.errors import WorkspaceError
+from console.core.session import open_store
 
 CONFIG_NAME = "llmdeck.yaml"
 MARKER = ".llmdeck-demo"  # marks a directory this module may (re)build

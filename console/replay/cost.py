@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.records import RequestRecord
-from console.config import Profile
-from console.errors import ConfigError, LlmdeckError
+from console.core.config import Profile
+from console.core.errors import ConfigError, LlmdeckError
 from console.replay.fidelity import DEFAULT_SIMILAR
 from console.replay.request import ReplayRequest
 

@@ -20,12 +20,12 @@ from typing import Any, Protocol
 from connectors.base import Completion, ReplayTarget
 from connectors.errors import ConnectorError, NotFound
 from connectors.records import PromptVersion, ReplayResult, RequestRecord
-from console import clock
-from console.errors import LlmdeckError
+from console.core import clock
+from console.core.errors import LlmdeckError
 from console.replay import cost as costs
 from console.replay import fidelity, store
 from console.replay.request import NotReplayable, ReplayRequest, build_request
-from console.session import Session
+from console.core.session import Session
 
 
 class ReplayRefused(LlmdeckError):

@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 import yaml
 
-from connectors.atomic import write_atomic
+from connectors.support.atomic import write_atomic
 from connectors.records import ReplayResult, RequestRecord
-from console.errors import LlmdeckError
+from console.core.errors import LlmdeckError
 from console.replay.fidelity import DEFAULT_SIMILAR, IDENTICAL
 
 Pair = tuple[ReplayResult, RequestRecord]

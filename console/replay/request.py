@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.records import PromptVersion, RequestRecord
-from console.errors import LlmdeckError
+from console.core.errors import LlmdeckError
 
 NOT_LOGGED = "cannot replay: content not logged"
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}")

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from console.session import Session
+from console.core.session import Session
 
 
 class DeckHeader(Static):

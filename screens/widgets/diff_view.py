@@ -1,6 +1,6 @@
 """A side-by-side diff that draws only the lines on screen.
 
-Rows come from ``console.diff`` (a template diff, or each chat message's diff
+Rows come from ``console.diff.compare`` (a template diff, or each chat message's diff
 under a header row). Only the visible rows are turned into strips, so a
 5,000-line template costs the same to scroll as a 50-line one. Colours come
 from component classes styled in ``diff.tcss`` with theme variables.
@@ -17,7 +17,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from console.diff import DiffLine, MessageDiff, Segment, VersionDiff
+from console.diff.compare import DiffLine, MessageDiff, Segment, VersionDiff
 
 NO_WIDTH = 5  # line-number gutter
 

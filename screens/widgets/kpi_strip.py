@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from console.kpis import KpiCard
+from console.overview.kpis import KpiCard
 
 CARD_KEYS = (
     "requests_per_min",

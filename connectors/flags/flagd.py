@@ -1,0 +1,223 @@
+"""Flags in a flagd flag-definition JSON file.
+
+The file is one environment (named by the profile). A flag's ``state``
+(``ENABLED``/``DISABLED``) is its enabled state; variant weights live in a
+``fractional`` targeting rule. ``metadata.type`` carries the flag type
+(``kill-switch`` and so on), as flagd keeps no type of its own.
+
+Writes are compare-and-swap on the file content the change was planned from
+(``Flag.revision`` is the SHA-256 of the file), under an exclusive lock, and
+atomic: a temporary file in the same directory, fsync, rename. Unknown keys
+and the file's indentation are kept; a change that would leave the file
+invalid is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from connectors.support.atomic import locked, write_atomic
+from connectors.base import FlagStore
+from connectors.errors import BackendUnavailable, Conflict, InvalidChange, NotFound
+from connectors.records import BackendStatus, Flag, FlagEnvironment, Variant
+
+
+def _fractional(targeting: Any) -> list[list[Any]] | None:
+    """The ``[variant, weight]`` pairs of a top-level fractional rule, if any."""
+    if isinstance(targeting, Mapping) and isinstance(targeting.get("fractional"), list):
+        return [p for p in targeting["fractional"] if isinstance(p, list) and len(p) == 2]
+    return None
+
+
+def validate(doc: Any) -> list[str]:
+    """Problems that would make ``doc`` an invalid flagd definition (empty if none)."""
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("flags"), Mapping):
+        return ["the file has no 'flags' object"]
+    problems = []
+    for key, flag in doc["flags"].items():
+        if not isinstance(flag, Mapping):
+            problems.append(f"{key}: not an object")
+            continue
+        if flag.get("state") not in ("ENABLED", "DISABLED"):
+            problems.append(f"{key}: state must be ENABLED or DISABLED")
+        variants = flag.get("variants")
+        if not isinstance(variants, Mapping) or not variants:
+            problems.append(f"{key}: needs at least one variant")
+            continue
+        default = flag.get("defaultVariant")
+        if default is not None and default not in variants:
+            problems.append(f"{key}: defaultVariant {default!r} is not a variant")
+        pairs = _fractional(flag.get("targeting"))
+        numbers = [p[1] for p in pairs or () if isinstance(p[1], int | float)]
+        if pairs and numbers and sum(numbers) <= 0:
+            problems.append(f"{key}: fractional weights add up to 0")
+        for pair in pairs or ():
+            if pair[0] not in variants:
+                problems.append(f"{key}: fractional names unknown variant {pair[0]!r}")
+            if not isinstance(pair[1], int | float) or pair[1] < 0:
+                problems.append(f"{key}: weight of {pair[0]!r} must be a number >= 0")
+    return problems
+
+
+class FlagdFile(FlagStore):
+    """A flagd flag-definition file as a flag store."""
+
+    kind = "flagd"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"read", "write", "variants"})
+
+    def __init__(
+        self,
+        *,
+        path: str | Path,
+        environment: str = "default",
+        read_only: bool = False,
+        **_: Any,
+    ) -> None:
+        super().__init__(read_only=read_only)
+        self.path = Path(path)
+        self.environment = environment
+
+    def _read(self) -> tuple[bytes, dict[str, Any]]:
+        try:
+            raw = self.path.read_bytes()
+        except OSError as exc:
+            raise BackendUnavailable(f"{self.path}: {exc.strerror or exc}") from None
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise BackendUnavailable(f"{self.path}: not valid JSON ({exc})") from None
+        problems = validate(doc)
+        if problems:
+            raise BackendUnavailable(f"{self.path}: invalid flagd file: {problems[0]}")
+        return raw, doc
+
+    def ping(self) -> BackendStatus:
+        try:
+            _, doc = self._read()
+        except BackendUnavailable as exc:
+            return BackendStatus(ok=False, detail=str(exc))
+        return BackendStatus(
+            ok=True, version="flagd schema v0", detail=f"{len(doc['flags'])} flags"
+        )
+
+    def flags(self) -> list[Flag]:
+        raw, doc = self._read()
+        revision = hashlib.sha256(raw).hexdigest()
+        return [self._flag(k, v, revision) for k, v in doc["flags"].items()]
+
+    def _flag(self, key: str, spec: Mapping[str, Any], revision: str) -> Flag:
+        pairs = _fractional(spec.get("targeting"))
+        names = list(spec["variants"])
+        if pairs:
+            total = sum(p[1] for p in pairs) or 1
+            weights = {p[0]: 100.0 * p[1] / total for p in pairs}
+        else:
+            default = spec.get("defaultVariant")
+            weights = {n: (100.0 if n == default else 0.0) for n in names}
+        variants = tuple(Variant(n, weights.get(n, 0.0), spec["variants"][n]) for n in names)
+        meta = spec.get("metadata") or {}
+        env = FlagEnvironment(
+            environment=self.environment,
+            enabled=spec.get("state") == "ENABLED",
+            variants=variants,
+            default_variant=spec.get("defaultVariant"),
+            strategies=("fractional",) if pairs else (),
+        )
+        return Flag(
+            key=key,
+            kind=str(meta.get("type", "release")),
+            environments=(env,),
+            description=str(meta.get("description", "")),
+            revision=revision,
+            metadata={str(k): str(v) for k, v in meta.items() if isinstance(v, str | int | float)},
+        )
+
+    def _remove_leftovers(self) -> None:
+        """Delete temporary files of writers killed mid-write. Every writer holds
+        the lock while its temporary file exists, so under the lock any such
+        file belongs to a dead writer."""
+        for tmp in self.path.parent.glob(f".{self.path.name}-*"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def set_enabled(self, key: str, environment: str, enabled: bool, *, expected: Flag) -> None:
+        def change(flag: dict[str, Any]) -> None:
+            flag["state"] = "ENABLED" if enabled else "DISABLED"
+
+        self._write(key, environment, expected, change)
+
+    def set_weights(
+        self, key: str, environment: str, weights: Mapping[str, float], *, expected: Flag
+    ) -> None:
+        if abs(sum(weights.values()) - 100.0) > 0.01:
+            raise InvalidChange(f"weights add up to {sum(weights.values()):g}, not 100")
+
+        def change(flag: dict[str, Any]) -> None:
+            unknown = set(weights) - set(flag["variants"])
+            if unknown:
+                raise InvalidChange(f"{key}: unknown variant {sorted(unknown)[0]!r}")
+            pairs = [[name, _number(w)] for name, w in weights.items()]
+            targeting = flag.get("targeting")
+            if isinstance(targeting, dict) and isinstance(targeting.get("fractional"), list):
+                # Keep a leading bucketing expression, replace the weight pairs.
+                head = [p for p in targeting["fractional"] if not isinstance(p, list)]
+                targeting["fractional"] = head + pairs
+            else:
+                flag["targeting"] = {"fractional": pairs}
+
+        self._write(key, environment, expected, change)
+
+    def _write(self, key: str, environment: str, expected: Flag, change: Any) -> None:
+        self.check_writable()
+        if environment != self.environment:
+            raise NotFound(
+                f"{self.path} holds environment {self.environment!r}, not {environment!r}"
+            )
+        try:
+            with locked(self.path):
+                self._remove_leftovers()
+                raw, doc = self._read()
+                if hashlib.sha256(raw).hexdigest() != expected.revision:
+                    raise Conflict(f"{self.path} changed since the plan was made; nothing written")
+                if key not in doc["flags"]:
+                    raise NotFound(f"flag {key!r} does not exist in {self.path}")
+                change(doc["flags"][key])
+                problems = validate(doc)
+                if problems:
+                    raise InvalidChange(f"refused, the file would be invalid: {problems[0]}")
+                write_atomic(self.path, _dump(doc, raw))
+        except OSError as exc:  # lock file or temporary file: permissions, disk full
+            raise BackendUnavailable(f"{self.path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _number(w: float) -> int | float:
+    return int(w) if float(w).is_integer() else float(w)
+
+
+def _dump(doc: Any, raw: bytes) -> str:
+    """``doc`` serialised in the layout of ``raw``: its indentation (spaces or a
+    tab), compact or spaced separators, and its trailing newline or lack of one.
+    Key order is kept because JSON objects load into ordered dicts."""
+    text = raw.decode("utf-8", "replace")
+    indent = _indent(text)
+    if indent is None and '":' in text and '": ' not in text:
+        out = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+    else:
+        out = json.dumps(doc, indent=indent, ensure_ascii=False)
+    return out + ("\n" if text.endswith("\n") else "")
+
+
+def _indent(text: str) -> int | str | None:
+    """The indentation the file uses, so a rewrite keeps its layout."""
+    for line in text.splitlines()[1:]:
+        if line.startswith("\t"):
+            return "\t"
+        stripped = line.lstrip(" ")
+        if stripped and len(stripped) != len(line):
+            return len(line) - len(stripped)
+    return None

@@ -1,0 +1,128 @@
+"""LiteLLM proxy model block/unblock as kill switches (one per model).
+
+LiteLLM restricts models per team (docs.litellm.ai/docs/proxy/model_access,
+"Restrict models by team_id"): a team's ``models`` list is what its keys may
+call; an empty list allows every model. Blocking a model for the gateway's
+team removes it from that list; unblocking adds it back. Models come from
+``GET /model/info`` (``data[].model_name``), the team from
+``GET /team/info?team_id=`` (``team_info.models``), writes go to
+``POST /team/update {"team_id", "models"}``, all with the proxy admin key as
+``Authorization: Bearer``.
+
+``Flag.revision`` is a hash of the team's model list; a write re-reads it and
+raises Conflict when it moved (LiteLLM has no conditional update).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from connectors.support import http as http_client
+from connectors.base import FlagStore
+from connectors.errors import (
+    AuthError,
+    BackendUnavailable,
+    Conflict,
+    InvalidChange,
+    InvalidResponse,
+    NotFound,
+)
+from connectors.records import Flag, FlagEnvironment
+
+
+class LiteLLMModels(FlagStore):
+    """Each model of a LiteLLM proxy as a kill switch: on = blocked for the team."""
+
+    kind = "litellm"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"read", "write"})
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        api_key: str,
+        team_id: str,
+        environment: str = "production",
+        read_only: bool = False,
+        transport: httpx.BaseTransport | None = None,
+        **_: Any,
+    ) -> None:
+        super().__init__(read_only=read_only)
+        self.team_id = team_id
+        self.environment = environment
+        self._client = http_client.client(url, timeout=10.0, bearer=api_key, transport=transport)
+
+    def _call(self, method: str, path: str, **kw: Any) -> Any:
+        try:
+            resp = self._client.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(f"litellm {path}: {type(exc).__name__}") from None
+        if resp.status_code in (401, 403):
+            raise AuthError(f"litellm {path}: the admin key was refused ({resp.status_code})")
+        if resp.status_code == 404:
+            raise NotFound(f"litellm {path}: not found")
+        if resp.status_code >= 500:
+            raise BackendUnavailable(f"litellm {path}: server error {resp.status_code}")
+        if resp.status_code >= 400:
+            raise InvalidChange(f"litellm {path}: rejected ({resp.status_code})")
+        try:
+            return resp.json()
+        except ValueError:
+            raise InvalidResponse(f"litellm {path}: not JSON") from None
+
+    def _models(self) -> list[str]:
+        data = self._call("GET", "/model/info")
+        rows = data.get("data") if isinstance(data, Mapping) else None
+        if not isinstance(rows, list):
+            raise InvalidResponse("litellm /model/info: no data list")
+        return sorted({str(r["model_name"]) for r in rows if isinstance(r, Mapping)
+                       and r.get("model_name")})  # fmt: skip
+
+    def _team_models(self) -> list[str]:
+        data = self._call("GET", "/team/info", params={"team_id": self.team_id})
+        info = data.get("team_info") if isinstance(data, Mapping) else None
+        if not isinstance(info, Mapping) or not isinstance(info.get("models", []), list):
+            raise InvalidResponse("litellm /team/info: no team_info.models")
+        return [str(m) for m in info.get("models") or []]
+
+    @staticmethod
+    def _revision(team_models: list[str]) -> str:
+        return hashlib.sha256("\n".join(sorted(team_models)).encode()).hexdigest()
+
+    def flags(self) -> list[Flag]:
+        models, allowed = self._models(), self._team_models()
+        revision = self._revision(allowed)
+        return [
+            Flag(
+                key=m,
+                kind="kill-switch",
+                environments=(
+                    FlagEnvironment(self.environment, bool(allowed) and m not in allowed),
+                ),
+                description=f"block {m} for team {self.team_id}",
+                revision=revision,
+                metadata={"model": m},
+            )
+            for m in models
+        ]
+
+    def set_enabled(self, key: str, environment: str, enabled: bool, *, expected: Flag) -> None:
+        self.check_writable()
+        models, allowed = self._models(), self._team_models()
+        if self._revision(allowed) != expected.revision:
+            raise Conflict(f"litellm team {self.team_id} models changed; nothing written")
+        if key not in models:
+            raise NotFound(f"litellm has no model {key!r}")
+        current = set(allowed or models)  # an empty list allows every model
+        wanted = current - {key} if enabled else current | {key}
+        if not wanted:
+            raise InvalidChange(f"blocking {key} would leave team {self.team_id} no model")
+        self._call("POST", "/team/update",
+                   json={"team_id": self.team_id, "models": sorted(wanted)})  # fmt: skip
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,332 @@
+"""The metrics capability over the Prometheus HTTP API.
+
+Only ``/api/v1/query``, ``/api/v1/query_range`` and ``/api/v1/status/buildinfo``
+are used, so the same connector reaches Thanos, Mimir, Cortex and
+VictoriaMetrics unchanged. Panels are PromQL templates from one of three
+naming schemes (``connectors.metrics.promql_schemes``), with per-panel overrides.
+
+Every failure becomes one ``connectors.errors`` exception with a one-line
+message that names what failed and never contains a credential.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+import httpx
+
+from connectors.base import GROUPINGS, SIGNALS, MetricsSource
+from connectors.errors import (
+    AuthError,
+    BackendUnavailable,
+    ConnectorError,
+    InvalidResponse,
+    QueryError,
+)
+from connectors.metrics.promql_schemes import Scheme, scheme
+from connectors.records import BackendStatus, Kpis, MetricSeries
+from connectors.support.redact import redact_url
+
+# Steps a chart may use, seconds: the smallest that keeps a range under
+# MAX_POINTS points (Prometheus refuses more than 11,000 per series).
+NICE_STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+MAX_POINTS = 240
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def step_for(start: datetime, end: datetime, max_points: int = MAX_POINTS) -> int:
+    """A chart step in seconds for [start, end): the smallest nice step with at most
+    ``max_points`` points."""
+    span = max(1.0, (end - start).total_seconds())
+    return next((s for s in NICE_STEPS if span / s <= max_points), NICE_STEPS[-1])
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+class PrometheusMetrics(MetricsSource):
+    """Prometheus (or anything that answers its HTTP API) as a metrics source.
+
+    Options: ``url``; ``token`` (bearer) or ``username``/``password`` (basic),
+    already resolved from secrets; ``scheme`` (playbook, otel-genai, litellm);
+    ``panels`` (signal -> PromQL overrides); ``timeout`` seconds per request;
+    ``retries`` after the first try on connection errors, timeouts, 429 and
+    502-504, with exponential ``backoff`` seconds (Retry-After honoured, at
+    most 5 s); ``verify`` TLS.
+    """
+
+    kind = "prometheus"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"read"})
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        scheme: str = "playbook",
+        panels: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+        retries: int = 2,
+        backoff: float = 0.3,
+        verify: bool = True,
+        **_: Any,
+    ) -> None:
+        if not url:
+            raise ValueError("prometheus connector needs a url")
+        self.url = str(url).rstrip("/")
+        self.where = redact_url(self.url)
+        self.scheme_name = scheme
+        self.scheme: Scheme = _scheme(scheme, panels)
+        self.retries = max(0, int(retries))
+        self.backoff = float(backoff)
+        headers = {"Accept": "application/json"}
+        auth: httpx.BasicAuth | None = None
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        elif username is not None:
+            auth = httpx.BasicAuth(str(username), str(password or ""))
+        self._client = httpx.Client(
+            base_url=self.url, headers=headers, auth=auth, timeout=float(timeout), verify=verify
+        )
+
+    def configure_panels(self, panels: Mapping[str, Any] | None) -> None:
+        """Apply a profile's ``panels:`` section: ``scheme`` picks the naming
+        scheme, every other key overrides that signal's PromQL. Raises ValueError."""
+        if not panels:
+            return
+        overrides = {str(k): str(v) for k, v in panels.items() if k != "scheme"}
+        self.scheme_name = str(panels.get("scheme", self.scheme_name))
+        self.scheme = _scheme(self.scheme_name, {**self.scheme.signals, **overrides})
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- raw API ---------------------------------------------------------------
+
+    def _get(self, path: str, params: Mapping[str, Any], what: str) -> Any:
+        """GET with retries; the ``data`` of a successful answer. Raises ConnectorError."""
+        attempt = 0
+        while True:
+            try:
+                resp = self._client.get(path, params=dict(params))
+            except httpx.TimeoutException:
+                error: ConnectorError = BackendUnavailable(
+                    f"prometheus {self.where}: {what} timed out"
+                )
+                delay = None
+            except httpx.HTTPError as exc:
+                error = BackendUnavailable(
+                    # Only the type: httpx's text can quote request headers (the token).
+                    f"prometheus {self.where}: {what} failed: {type(exc).__name__}"
+                )
+                delay = None
+            else:
+                if resp.status_code not in RETRY_STATUSES and resp.status_code < 500:
+                    return self._decode(resp, what)
+                error = BackendUnavailable(
+                    f"prometheus {self.where}: {what}: HTTP {resp.status_code}"
+                    + _error_suffix(resp)
+                )
+                delay = _retry_after(resp)
+            if attempt >= self.retries:
+                raise error
+            time.sleep(min(5.0, delay if delay is not None else self.backoff * 2**attempt))
+            attempt += 1
+
+    def _decode(self, resp: httpx.Response, what: str) -> Any:
+        if resp.status_code in (401, 403):
+            raise AuthError(
+                f"prometheus {self.where}: {what}: HTTP {resp.status_code}, credentials refused"
+            )
+        try:
+            body = resp.json()
+        except ValueError:
+            raise InvalidResponse(
+                f"prometheus {self.where}: {what}: HTTP {resp.status_code}, answer is not JSON"
+                " (is this a Prometheus API URL?)"
+            ) from None
+        if not isinstance(body, dict):
+            raise InvalidResponse(f"prometheus {self.where}: {what}: answer is not a JSON object")
+        if body.get("status") != "success":
+            kind = body.get("errorType", f"HTTP {resp.status_code}")
+            message = _one_line(body.get("error", "no error message"))
+            raise QueryError(f"prometheus {self.where}: {what}: {kind}: {message}")
+        if resp.status_code >= 400:
+            raise InvalidResponse(f"prometheus {self.where}: {what}: HTTP {resp.status_code}")
+        data = body.get("data")
+        if not isinstance(data, dict) or ("result" not in data and what != "buildinfo"):
+            raise InvalidResponse(f"prometheus {self.where}: {what}: answer has no data.result")
+        return data
+
+    def query(
+        self, promql: str, at: datetime, what: str = "query"
+    ) -> list[tuple[dict[str, str], float]]:
+        """Instant query at ``at``: (labels, value) per series, NaN kept.
+
+        Raises QueryError (PromQL rejected), InvalidResponse (unreadable, +-Inf),
+        BackendUnavailable, AuthError.
+        """
+        data = self._get("/api/v1/query", {"query": promql, "time": at.timestamp()}, what)
+        if data.get("resultType") == "scalar":
+            return [({}, self._value(data["result"], what))]
+        if data.get("resultType") != "vector":
+            raise InvalidResponse(
+                f"prometheus {self.where}: {what}: expected a vector, got {data.get('resultType')}"
+            )
+        try:
+            return [
+                (
+                    {str(k): str(v) for k, v in item["metric"].items()},
+                    self._value(item["value"], what),
+                )
+                for item in data["result"]
+            ]
+        except (KeyError, TypeError, AttributeError):
+            raise InvalidResponse(f"prometheus {self.where}: {what}: malformed vector") from None
+
+    def query_range(
+        self, promql: str, start: datetime, end: datetime, step_s: int, what: str = "query_range"
+    ) -> list[tuple[dict[str, str], tuple[tuple[float, float], ...]]]:
+        """Range query: (labels, ((unix s, value), ...)) per series. Same raises as query."""
+        params = {
+            "query": promql,
+            "start": start.timestamp(),
+            "end": end.timestamp(),
+            "step": step_s,
+        }
+        data = self._get("/api/v1/query_range", params, what)
+        if data.get("resultType") != "matrix":
+            raise InvalidResponse(
+                f"prometheus {self.where}: {what}: expected a matrix, got {data.get('resultType')}"
+            )
+        try:
+            return [
+                (
+                    {str(k): str(v) for k, v in item["metric"].items()},
+                    tuple((float(p[0]), self._value(p, what)) for p in item["values"]),
+                )
+                for item in data["result"]
+            ]
+        except (KeyError, TypeError, AttributeError, ValueError):
+            raise InvalidResponse(f"prometheus {self.where}: {what}: malformed matrix") from None
+
+    def _value(self, pair: Any, what: str) -> float:
+        try:
+            value = float(pair[1])
+        except (TypeError, ValueError, IndexError):
+            raise InvalidResponse(
+                f"prometheus {self.where}: {what}: value is not a number"
+            ) from None
+        if math.isinf(value):
+            raise InvalidResponse(
+                f"prometheus {self.where}: {what}: value is {'+' if value > 0 else '-'}Inf"
+                " (a division by zero in the query?)"
+            )
+        return value
+
+    # -- MetricsSource -----------------------------------------------------------
+
+    def ping(self) -> BackendStatus:
+        started = time.perf_counter()
+        try:
+            data = self._get("/api/v1/status/buildinfo", {}, "buildinfo")
+        except ConnectorError as exc:
+            return BackendStatus(ok=False, detail=str(exc))
+        rtt = (time.perf_counter() - started) * 1000
+        return BackendStatus(
+            ok=True,
+            version=str(data.get("version", "")),
+            rtt_ms=rtt,
+            detail=f"{self.where}, scheme {self.scheme_name}",
+        )
+
+    def render(self, signal: str, group_by: str, window_s: int) -> str:
+        """The PromQL this connector sends for a panel. Raises ValueError."""
+        if signal not in SIGNALS and signal not in self.scheme.signals:
+            raise ValueError(f"unknown signal {signal!r} (known: {', '.join(SIGNALS)})")
+        if group_by not in GROUPINGS:
+            raise ValueError(f"unknown grouping {group_by!r} (known: {', '.join(GROUPINGS)})")
+        return self.scheme.render(signal, group_by, window_s)
+
+    def series(
+        self, signal: str, start: datetime, end: datetime, step_s: int, group_by: str = "none"
+    ) -> list[MetricSeries]:
+        step_s = int(step_s) if step_s and step_s > 0 else step_for(start, end)
+        promql = self.render(signal, group_by, max(step_s, 60))
+        rows = self.query_range(promql, start, end, step_s, what=signal)
+        label = self.scheme.labels.get(group_by, "")
+        out = []
+        for labels, points in rows:
+            if all(math.isnan(v) for _, v in points):
+                continue  # a group with no data in this range
+            group = {} if group_by == "none" else {group_by: labels.get(label, "")}
+            out.append(MetricSeries(name=signal, labels=group, points=points))
+        if not out:
+            raise InvalidResponse(
+                f"prometheus {self.where}: {signal}: empty result"
+                f" (no series match scheme {self.scheme_name!r}'s query)"
+            )
+        return sorted(out, key=lambda s: tuple(s.labels.values()))
+
+    def instant(self, signal: str, start: datetime, end: datetime) -> float | None:
+        """``signal`` averaged over [start, end), ungrouped; None when the scheme
+        offers no query for it or the window has no data (NaN). Raises as query."""
+        try:
+            promql = self.render(signal, "none", int((end - start).total_seconds()))
+        except ValueError:
+            return None
+        rows = self.query(promql, end, what=signal)
+        if not rows:
+            raise InvalidResponse(
+                f"prometheus {self.where}: {signal}: empty result"
+                f" (no series match scheme {self.scheme_name!r}'s query)"
+            )
+        value = rows[0][1]
+        return None if math.isnan(value) else value
+
+    def kpis(self, start: datetime, end: datetime) -> Kpis:
+        minutes = max((end - start).total_seconds() / 60, 1e-9)
+        per_min = self.instant("requests", start, end) or 0.0
+        return Kpis(
+            start=start,
+            end=end,
+            requests=round(per_min * minutes),
+            requests_per_min=per_min,
+            tokens_in_per_min=self.instant("tokens_in", start, end) or 0.0,
+            tokens_out_per_min=self.instant("tokens_out", start, end) or 0.0,
+            cost_per_hour=self.instant("cost", start, end) or 0.0,
+            latency_p95_ms=self.instant("latency_p95", start, end),
+            error_rate=self.instant("error_rate", start, end),
+            block_rate=self.instant("block_rate", start, end),
+            refusal_rate=self.instant("refusal_rate", start, end),
+        )
+
+
+def _scheme(name: str, panels: Mapping[str, str] | None) -> Scheme:
+    return scheme(name, panels)
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _error_suffix(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and body.get("error"):
+        return f": {_one_line(str(body['error']), 160)}"
+    return ""

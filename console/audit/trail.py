@@ -1,0 +1,197 @@
+"""The audit trail as one list: the pipeline's own audit rows, the flag
+backend's event log (Unleash events) and the alias history in the store,
+newest first; filterable and exportable to JSONL or CSV."""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from connectors.errors import ConnectorError
+from connectors.workspace.store import from_ms, ts_ms
+from console.core.errors import LlmdeckError
+from console.core.session import Session
+
+FIELDS = (
+    "ts",
+    "source",
+    "who",
+    "environment",
+    "action",
+    "target",
+    "outcome",
+    "before",
+    "after",
+    "reason",
+    "detail",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One line of the merged trail. ``source`` is ``llmdeck`` for the pipeline's
+    own entries, the flag backend's kind for its events, ``history`` for alias moves."""
+
+    ts: datetime
+    source: str
+    who: str
+    environment: str
+    action: str
+    target: str
+    outcome: str = ""
+    before: Any = None
+    after: Any = None
+    reason: str = ""
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["ts"] = self.ts.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return out
+
+    def text(self) -> str:
+        """Everything a filter matches against, lower case."""
+        parts = [
+            self.source,
+            self.who,
+            self.environment,
+            self.action,
+            self.target,
+            self.outcome,
+            self.reason,
+            self.detail,
+            _j(self.before),
+            _j(self.after),
+        ]
+        return " ".join(parts).lower()
+
+
+def _j(value: Any) -> str:
+    return "" if value is None else orjson.dumps(value).decode()
+
+
+def local_rows(store: sqlite3.Connection, since: datetime | None = None) -> list[AuditRow]:
+    """The pipeline's audit entries (and break-glass) from the workspace store."""
+    rows = store.execute(
+        "SELECT ts, who, environment, action, target, outcome, before, after, reason, detail "
+        "FROM audit WHERE ts >= ? ORDER BY ts, id",
+        (ts_ms(since) if since else 0,),
+    ).fetchall()
+    return [
+        AuditRow(
+            from_ms(ts),
+            "llmdeck",
+            who or "",
+            env or "",
+            action or "",
+            target or "",
+            outcome or "",
+            _load(before),
+            _load(after),
+            reason or "",
+            detail or "",
+        )
+        for ts, who, env, action, target, outcome, before, after, reason, detail in rows
+    ]
+
+
+def alias_rows(store: sqlite3.Connection, since: datetime | None = None) -> list[AuditRow]:
+    """Alias maps over time, from the store's history snapshots."""
+    rows = store.execute(
+        "SELECT ts, source, key, state FROM history WHERE kind = 'alias' AND ts >= ? "
+        "ORDER BY ts, id",
+        (ts_ms(since) if since else 0,),
+    ).fetchall()
+    out = []
+    previous: dict[str, Any] = {}
+    for ts, source, key, state in rows:
+        after = _load(state)
+        out.append(
+            AuditRow(
+                from_ms(ts),
+                "history",
+                "",
+                "",
+                f"aliases ({source})",
+                key,
+                "",
+                previous.get(key),
+                after,
+            )
+        )
+        previous[key] = after
+    return out
+
+
+def _load(raw: str | None) -> Any:
+    if raw in (None, ""):
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
+
+
+def load(session: Session, since: datetime | None = None) -> tuple[list[AuditRow], list[str]]:
+    """The merged trail, newest first, and one line per source that failed."""
+    rows: list[AuditRow] = []
+    problems: list[str] = []
+    try:
+        store = session.store()
+        rows += local_rows(store, since)
+        rows += alias_rows(store, since)
+    except (LlmdeckError, sqlite3.Error) as exc:
+        problems.append(f"audit log: {exc}")
+    try:
+        flags = session.flags()
+        if flags is not None:
+            rows += [
+                AuditRow(e.ts, e.source or flags.kind, e.who, "", e.what, e.target)
+                for e in flags.events(since)
+            ]
+    except (ConnectorError, LlmdeckError) as exc:
+        problems.append(f"flag events: {exc}")
+    # Stable ascending sort, then reverse: newest first, and of rows with the
+    # same time the one written last comes first.
+    rows.sort(key=lambda r: r.ts)
+    rows.reverse()
+    return rows, problems
+
+
+def matching(rows: Iterable[AuditRow], text: str) -> list[AuditRow]:
+    """Rows whose fields contain every word of ``text`` (case-insensitive)."""
+    words = text.lower().split()
+    return [r for r in rows if all(w in r.text() for w in words)]
+
+
+def export(rows: Iterable[AuditRow], path: Path) -> int:
+    """Write ``rows`` to ``path`` as JSONL (``.jsonl``/``.json``) or CSV (``.csv``).
+
+    Returns how many rows were written. Raises LlmdeckError for another
+    suffix or an unwritable path.
+    """
+    items = [r.to_dict() for r in rows]
+    try:
+        if path.suffix in (".jsonl", ".json"):
+            with open(path, "wb") as fh:
+                for item in items:
+                    fh.write(orjson.dumps(item) + b"\n")
+        elif path.suffix == ".csv":
+            with open(path, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=FIELDS)
+                writer.writeheader()
+                for item in items:
+                    item["before"], item["after"] = _j(item["before"]), _j(item["after"])
+                    writer.writerow(item)
+        else:
+            raise LlmdeckError(f"{path}: export as .jsonl or .csv")
+    except OSError as exc:
+        raise LlmdeckError(f"{path}: cannot write: {exc.strerror}") from None
+    return len(items)

@@ -1,0 +1,71 @@
+"""Shape checks for a profile's settings sections, at load time.
+
+The sections are read by the features that use them (budgets, SLOs, drift,
+replay); checking their shape here means a typo is reported with the file,
+line and key when the config is loaded, not later on a screen.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.support.yaml_lines import KeyPath, Located
+from console.core.errors import ConfigError
+
+SETTINGS = ("panels", "prices", "budgets", "slos", "drift", "replay")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def _err(doc: Located, path: KeyPath, message: str) -> ConfigError:
+    return ConfigError(str(doc.error(path, message)))
+
+
+def check(doc: Located, base: KeyPath, spec: dict[str, Any]) -> dict[str, Any]:
+    """The profile's settings sections, checked. Raises ConfigError (file:line: key)."""
+    from console.drift.stats import Thresholds
+    from console.overview.slo import OBJECTIVES
+
+    out = {k: spec[k] for k in SETTINGS if k in spec}
+    for key, value in out.items():
+        if not isinstance(value, dict):
+            raise _err(doc, (*base, key), "must be a mapping")
+    for model, price in out.get("prices", {}).items():
+        path = (*base, "prices", model)
+        if not isinstance(price, dict):
+            raise _err(doc, path, "must be {input_per_1k: N, output_per_1k: N}")
+        for k, v in price.items():
+            if k not in ("input_per_1k", "output_per_1k") or not _number(v):
+                raise _err(doc, (*path, k), "expected input_per_1k or output_per_1k: a number")
+    for tenant, budget in out.get("budgets", {}).items():
+        if not _number(budget):
+            raise _err(doc, (*base, "budgets", tenant), "expected dollars per day, a number")
+    for route, objectives in out.get("slos", {}).items():
+        path = (*base, "slos", route)
+        if not isinstance(objectives, dict):
+            raise _err(doc, path, "must map objectives to targets")
+        for k, v in objectives.items():
+            if k == "period":
+                continue
+            if k not in OBJECTIVES:
+                raise _err(doc, (*path, k), f"unknown objective (known: {', '.join(OBJECTIVES)})")
+            if not _number(v):
+                raise _err(doc, (*path, k), "expected a number")
+    known = Thresholds.__dataclass_fields__
+    for k, v in out.get("drift", {}).items():
+        if k not in known:
+            raise _err(doc, (*base, "drift", k), f"unknown key (known: {', '.join(known)})")
+        if not _number(v):
+            raise _err(doc, (*base, "drift", k), "expected a number")
+    for k, v in out.get("replay", {}).items():
+        if k not in ("per_replay", "per_batch", "similar_threshold"):
+            raise _err(
+                doc,
+                (*base, "replay", k),
+                "unknown key (known: per_replay, per_batch, similar_threshold)",
+            )
+        if not _number(v):
+            raise _err(doc, (*base, "replay", k), "expected a number >= 0")
+    return out

@@ -1,0 +1,132 @@
+"""Drift statistics: population stability index and the two-proportion z-test.
+
+Plain Python on sequences, so they are cheap to test against known
+distributions; the report that feeds them lives in ``console.drift.report``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+# Added to every bin share so an empty bin contributes a large but finite term.
+EPSILON = 1e-4
+
+
+def psi(baseline: Sequence[float], current: Sequence[float], bins: int = 10) -> float:
+    """Population stability index of ``current`` against ``baseline`` (>= 0).
+
+    Bin edges are the baseline's deciles (``bins`` quantile bins), the usual
+    convention: 0.1 is a small shift, 0.25 a large one. Returns 0.0 when
+    either sample is empty (nothing to compare).
+    """
+    if not baseline or not current:
+        return 0.0
+    ordered = sorted(baseline)
+    edges = sorted(
+        {ordered[min(len(ordered) - 1, int(len(ordered) * i / bins))] for i in range(1, bins)}
+    )
+    return _psi_counts(_histogram(ordered, edges), _histogram(current, edges))
+
+
+def psi_categorical(baseline: Mapping[str, int], current: Mapping[str, int]) -> float:
+    """PSI over categories (for example the finish-reason mix). 0.0 when either is empty."""
+    keys = sorted(set(baseline) | set(current))
+    return _psi_counts([baseline.get(k, 0) for k in keys], [current.get(k, 0) for k in keys])
+
+
+def _histogram(values: Sequence[float], edges: Sequence[float]) -> list[int]:
+    counts = [0] * (len(edges) + 1)
+    for v in values:
+        counts[bisect.bisect_right(edges, v)] += 1
+    return counts
+
+
+def _psi_counts(expected: Sequence[int], actual: Sequence[int]) -> float:
+    n_e, n_a = sum(expected), sum(actual)
+    if n_e == 0 or n_a == 0:
+        return 0.0
+    total = 0.0
+    for e, a in zip(expected, actual, strict=True):
+        pe = max(e / n_e, EPSILON)
+        pa = max(a / n_a, EPSILON)
+        total += (pa - pe) * math.log(pa / pe)
+    return total
+
+
+@dataclass(frozen=True)
+class ZTest:
+    """A two-proportion z-test: ``z`` > 0 when the current rate is higher."""
+
+    z: float
+    p_value: float
+
+
+def two_proportion_z(x_base: int, n_base: int, x_cur: int, n_cur: int) -> ZTest:
+    """Pooled two-proportion z-test of ``x_cur/n_cur`` against ``x_base/n_base``.
+
+    Returns z = 0, p = 1 when a sample is empty or the pooled rate is 0 or 1
+    (no variance: nothing can be concluded). Raises ValueError for counts out
+    of range.
+    """
+    for x, n in ((x_base, n_base), (x_cur, n_cur)):
+        if n < 0 or x < 0 or x > n:
+            raise ValueError(f"bad proportion {x}/{n}")
+    if n_base == 0 or n_cur == 0:
+        return ZTest(0.0, 1.0)
+    pooled = (x_base + x_cur) / (n_base + n_cur)
+    var = pooled * (1 - pooled) * (1 / n_base + 1 / n_cur)
+    if var <= 0:
+        return ZTest(0.0, 1.0)
+    z = (x_cur / n_cur - x_base / n_base) / math.sqrt(var)
+    return ZTest(z, math.erfc(abs(z) / math.sqrt(2)))
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a delta is a warning or an alert (profile ``drift:`` section).
+
+    ``min_count``: fewer requests than this in either window gives status
+    ``low data`` instead of a verdict. ``current``/``baseline`` name the
+    windows (``1h`` current, the ``24h`` before it as baseline by default).
+    """
+
+    psi_warn: float = 0.1
+    psi_alert: float = 0.25
+    z_warn: float = 3.0
+    z_alert: float = 5.0
+    min_count: int = 50
+    current: str = "1h"
+    baseline: str = "24h"
+
+    @classmethod
+    def from_settings(cls, raw: Mapping[str, object] | None) -> Thresholds:
+        """Thresholds from the profile's ``drift:`` mapping. Raises ValueError naming the key."""
+        raw = raw or {}
+        known = cls.__dataclass_fields__
+        kwargs: dict[str, object] = {}
+        for key, value in raw.items():
+            if key not in known:
+                raise ValueError(f"drift.{key}: unknown key (known: {', '.join(known)})")
+            target = type(getattr(cls(), key))
+            try:
+                kwargs[key] = target(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"drift.{key}: expected a {target.__name__}") from None
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def status_psi(self, value: float) -> str:
+        return "alert" if value >= self.psi_alert else "warn" if value >= self.psi_warn else "ok"
+
+    def status_z(self, z: float) -> str:
+        a = abs(z)
+        return "alert" if a >= self.z_alert else "warn" if a >= self.z_warn else "ok"
+
+    def severity(self, test: str, value: float) -> float:
+        """How far past its alert threshold a statistic is (1.0 = at the threshold)."""
+        return abs(value) / (self.psi_alert if test == "psi" else self.z_alert)
+
+
+STATUS_RANK = {"alert": 3, "warn": 2, "ok": 1, "low data": 0}

@@ -1,0 +1,62 @@
+"""One refresh of everything under the Overview's KPI strip: charts, change
+markers, budgets and SLOs. The screen's poller runs ``load`` in a thread; the
+benchmark times the same function."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.errors import ConnectorError
+from connectors.records import ChangeEvent
+from console.overview import budgets
+from console.overview import markers as changes
+from console.overview import panels
+from console.overview import slo
+from console.core.errors import LlmdeckError
+from console.overview.panels import PanelData
+from console.core.spans import TimeRange
+from console.core.session import Session
+
+
+@dataclass
+class OverviewData:
+    """Panels (each with its own error), markers, budgets, SLOs, and what failed."""
+
+    panels: dict[str, PanelData]
+    changes: tuple[ChangeEvent, ...] = ()
+    costs: list[budgets.ModelCost] = field(default_factory=list)
+    budgets: list[budgets.Budget] = field(default_factory=list)
+    slos: list[slo.SloStatus] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def load(session: Session, rng: TimeRange, group_by: str) -> OverviewData:
+    """Everything under the strip over ``rng``. Raises LlmdeckError only when the
+    profile has no metrics source; any other failure lands in ``problems`` or in
+    a panel's ``error``."""
+    data = OverviewData(panels.load_panels(session, rng, group_by))
+    start, end = rng.window()
+    found = changes.load(session, start, end)
+    data.changes = found.events
+    data.problems.extend(found.problems)
+    metrics = panels.metrics_source(session)
+    settings = session.profile.settings
+    try:
+        data.costs = budgets.model_costs(metrics, settings, start, end)
+    except (ConnectorError, LlmdeckError, ValueError) as exc:
+        data.problems.append(f"cost: {_line(exc)}")
+    try:
+        data.budgets = budgets.budgets(metrics, settings, end)
+    except (ConnectorError, LlmdeckError, ValueError) as exc:
+        data.problems.append(f"budgets: {_line(exc)}")
+    try:
+        data.slos = slo.evaluate(metrics, settings, end)
+    except (ConnectorError, LlmdeckError, ValueError) as exc:
+        data.problems.append(f"slos: {_line(exc)}")
+    return data
+
+
+def _line(exc: Any) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
