@@ -13,8 +13,8 @@ import statistics
 import time
 
 from bench.workspace import demo_session, ensure
-from console.overview import kpis
 from console.core.spans import RANGES
+from console.overview import kpis
 
 
 def main() -> None:

@@ -18,11 +18,11 @@ import statistics
 import time
 
 from bench.workspace import demo_session, ensure
+from console.core.config import load_config
+from console.core.session import Session
+from console.core.spans import RANGES
 from console.overview import kpis
 from console.overview import refresh as overview_data
-from console.core.config import load_config
-from console.core.spans import RANGES
-from console.core.session import Session
 
 
 def main() -> None:

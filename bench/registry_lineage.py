@@ -20,8 +20,8 @@ from bench.workspace import FIXED_NOW, ensure
 from connectors.workspace.schema import connect
 from connectors.workspace.store import ts_ms
 from console.core import clock
-from console.registry.lineage import LineageCache
 from console.core.spans import RANGES
+from console.registry.lineage import LineageCache
 from console.registry.view import traffic
 
 PROMPT = "support-answer"

@@ -27,8 +27,8 @@ import httpx
 
 from connectors.records import RequestRecord
 from console.core.config import ConnectorSpec, Profile
-from console.replay.engine import Replayer, ReplayOptions
 from console.core.session import Session
+from console.replay.engine import Replayer, ReplayOptions
 
 MODEL = "smollm2-135m"
 

@@ -26,7 +26,7 @@ BUILTIN: dict[str, str] = {
     "flags.litellm": "connectors.flags.litellm:LiteLLMModels",
     "replay.openai": "connectors.replay.openai:OpenAICompatTarget",
     "policy.rego": "connectors.policy.rego:RegoPolicy",
-    "policy.opa": "connectors.policy.rego:OpaHttpPolicy",
+    "policy.opa": "connectors.policy.opa:OpaHttpPolicy",
 }
 
 

@@ -23,7 +23,7 @@ COMMANDS = (
     "secrets",
     "registry",
     "diff",
-    "metrics",
+    "overview",  # `llmdeck metrics`: the Overview's figures
     "drift",
     "ingest",
     "requests",

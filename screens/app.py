@@ -12,9 +12,9 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.core.session import Session
+from screens.catalog import SCREENS
 from screens.modals.help import HelpScreen
 from screens.poller import describe
-from screens.catalog import SCREENS
 
 
 class LlmdeckApp(App[int]):

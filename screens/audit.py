@@ -14,9 +14,9 @@ from textual.markup import escape
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker
 
-from console.core import clock
-from console.audit import trail as audit_log
 from console.actions.plan import fmt_state
+from console.audit import trail as audit_log
+from console.core import clock
 from console.core.errors import LlmdeckError
 from screens.base import DeckScreen
 from screens.poller import Poller

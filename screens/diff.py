@@ -22,8 +22,8 @@ from textual.worker import Worker, WorkerState
 
 from connectors.records import RequestRecord
 from console.core import clock
-from console.diff.compare import FieldChange, unified
 from console.core.spans import DEFAULT_RANGE, RANGES
+from console.diff.compare import FieldChange, unified
 from console.registry.view import DiffView as Loaded
 from console.registry.view import load_diff, registry_of
 from screens.base import DeckScreen

@@ -30,11 +30,11 @@ from console.actions import (
     RollbackRoute,
     SetEnabled,
     SetWeights,
-    flag_view,
 )
 from console.actions.breakglass import leave_read_only
 from console.actions.changes import Change, parse_weights
 from console.core.errors import LlmdeckError
+from console.flags import rows as flag_view
 from screens.base import DeckScreen
 from screens.modals.confirm import ConfirmScreen, ReasonScreen
 from screens.poller import Poller

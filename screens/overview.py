@@ -19,16 +19,16 @@ from textual.worker import Worker
 from connectors.base import GROUPINGS, RequestFilter
 from connectors.records import Kpis
 from console.core import clock
-from console.overview import kpis
 from console.core.errors import LlmdeckError
 from console.core.spans import DEFAULT_RANGE, RANGES
+from console.overview import kpis
 from screens.base import DeckScreen
 from screens.poller import Poller
 from screens.widgets.kpi_strip import KpiStrip
 
 if TYPE_CHECKING:
-    from console.overview.refresh import OverviewData
     from console.overview.panels import StaleState
+    from console.overview.refresh import OverviewData
 
 
 @dataclass

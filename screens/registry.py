@@ -23,9 +23,9 @@ from textual.worker import Worker, WorkerState
 
 from connectors.base import RegistryEntry
 from connectors.records import PromptVersion
-from console import registry_view as rv
-from console.diff.compare import is_eval
 from console.core.spans import RANGES
+from console.diff.compare import is_eval
+from console.registry import view as rv
 from screens.base import DeckScreen
 from screens.diff import open_diff
 from screens.poller import Poller, describe
@@ -46,7 +46,7 @@ class RegistryScreen(DeckScreen):
     """Names on the left; versions, alias history and lineage of the selected one."""
 
     TITLE = "Registry"
-    CSS_PATH = "registry_screen.tcss"
+    CSS_PATH = "registry.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "diff", "Diff"),
         Binding("m", "mark", "Mark"),

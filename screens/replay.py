@@ -20,8 +20,8 @@ from connectors.records import ReplayResult, RequestRecord
 from console.diff.compare import Segment, intraline
 from console.replay.engine import Replayer, ReplayOptions
 from screens.base import DeckScreen
-from screens.widgets.model_status import model_line, model_ready
 from screens.poller import describe
+from screens.widgets.model_status import model_line, model_ready
 
 
 def _marked(segments: tuple[Segment, ...]) -> Text:

@@ -22,10 +22,10 @@ from console.actions import (
     RollbackRoute,
     SetEnabled,
     SetWeights,
-    audit_log,
 )
 from console.actions.breakglass import leave_read_only
 from console.actions.pipeline import ActionError
+from console.audit import trail as audit_log
 from console.cli import main
 from console.core.session import Session
 from tests.conftest import demo_profile

@@ -6,10 +6,10 @@ import json
 import sqlite3
 from pathlib import Path
 
-from connectors.registry.files import FilesRegistry
 from connectors.flags.flagd import FlagdFile
-from console.demo.world import BAD_VERSION, GOOD_VERSION, INCIDENT_ROUTE, ROUTES, TENANTS, hashed
+from connectors.registry.files import FilesRegistry
 from console.demo.workspace import create
+from console.demo.world import BAD_VERSION, GOOD_VERSION, INCIDENT_ROUTE, ROUTES, TENANTS, hashed
 from tests.conftest import FIXED_NOW
 
 NOW_MS = int(FIXED_NOW.timestamp() * 1000)

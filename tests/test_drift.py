@@ -11,9 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console.drift.stats import Thresholds, psi, psi_categorical, two_proportion_z
-from console.drift.report import compute, parse_span
 from console.core.session import Session
+from console.core.settings import Thresholds
+from console.core.spans import parse_span
+from console.drift.report import compute
+from console.drift.stats import psi, psi_categorical, two_proportion_z
 
 
 def test_psi_of_the_same_distribution_is_near_zero() -> None:

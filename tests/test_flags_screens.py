@@ -12,13 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from console.demo.live import LiveTraffic
 from console.core.session import Session
+from console.demo.live import LiveTraffic
 from screens.app import LlmdeckApp
 from screens.audit import AuditScreen
-from screens.modals.confirm import ConfirmScreen, ReasonScreen
-from screens.flags import FlagsScreen
 from screens.catalog import SCREENS
+from screens.flags import FlagsScreen
+from screens.modals.confirm import ConfirmScreen, ReasonScreen
 from tests.conftest import demo_profile
 
 SIZE = (160, 48)

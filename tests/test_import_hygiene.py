@@ -31,7 +31,9 @@ def test_connectors_import_no_ui_and_no_core() -> None:
 
 
 def test_console_core_imports_no_textual() -> None:
-    mods = loaded_after("import console.cli, console.core.session, console.overview.kpis, console.core.config")
+    mods = loaded_after(
+        "import console.cli, console.core.session, console.overview.kpis, console.core.config"
+    )
     assert not {m for m in mods if m.split(".")[0] in ("textual", "screens")}
 
 

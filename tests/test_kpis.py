@@ -11,9 +11,9 @@ import pytest
 
 from connectors.metrics.workspace import WorkspaceMetrics
 from connectors.workspace.schema import LATENCY_BOUNDS_MS
-from console.overview import kpis
-from console.core.spans import RANGES
 from console.core.session import Session
+from console.core.spans import RANGES
+from console.overview import kpis
 from tests.conftest import FIXED_NOW
 
 

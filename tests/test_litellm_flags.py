@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.flags import litellm as litellm_flags
 from connectors.errors import AuthError, Conflict
+from connectors.flags import litellm as litellm_flags
 from connectors.flags.litellm import LiteLLMModels
 from console.actions import BlockModel, Confirmation, Pipeline
 from console.core.config import load_config

@@ -9,8 +9,8 @@ from pathlib import Path
 from connectors.flags.flagd import FlagdFile
 from connectors.workspace.schema import connect
 from console.demo.live import LiveTraffic
-from console.demo.world import BAD_VERSION, GOOD_VERSION, INCIDENT_ROUTE, ROUTES
 from console.demo.traffic import Traffic
+from console.demo.world import BAD_VERSION, GOOD_VERSION, INCIDENT_ROUTE, ROUTES
 from tests.conftest import FIXED_NOW
 
 FLAG = ROUTES[0].flag

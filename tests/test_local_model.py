@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from connectors.replay.openai import OpenAICompatTarget
-from console.demo.local_model import CMAKE_ARGS, LocalModel, ModelStatus
 from console.core.session import Session
+from console.demo.local_model import CMAKE_ARGS, LocalModel, ModelStatus
 from screens.app import LlmdeckApp
 from screens.widgets.deck_header import DeckHeader
 from tests.backends import ROOT, llama_python

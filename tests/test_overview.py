@@ -13,14 +13,11 @@ import pandas as pd
 import pytest
 from textual.widgets import Static
 
-from console.overview import budgets
-
-from console.overview import markers as changes
-
-from console.overview import slo
-from console.overview.panels import load_panels
-from console.core.spans import RANGES
 from console.core.session import Session
+from console.core.spans import RANGES
+from console.overview import budgets, slo
+from console.overview import markers as changes
+from console.overview.panels import load_panels
 from screens.app import LlmdeckApp
 from tests.conftest import FIXED_NOW
 

@@ -8,9 +8,8 @@ import pytest
 
 from connectors.base import MetricsSource
 from connectors.records import Kpis, MetricSeries
-from console.overview import budgets
-from console.overview import slo
 from console.core.errors import ConfigError
+from console.overview import budgets, slo
 
 NOW = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 

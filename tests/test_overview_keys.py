@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.workspace.schema import connect
-from console.registry.view import newest_in_traffic
 from console.core.session import Session
+from console.registry.view import newest_in_traffic
 from screens.app import LlmdeckApp
 from screens.diff import DiffScreen
 from screens.requests import RequestsScreen

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from textual.widgets import DataTable, Static
 
-from console.diff.compare import compare, unified
 from console.core.session import Session
+from console.diff.compare import compare, unified
 from screens.app import LlmdeckApp
 from screens.diff import DiffScreen, open_diff
 from screens.registry import RegistryScreen

@@ -13,9 +13,9 @@ from connectors.records import RequestRecord
 from connectors.workspace.schema import connect
 from connectors.workspace.store import insert_records, snapshot_history, ts_ms
 from console.core.errors import LlmdeckError
+from console.core.session import Session
 from console.registry.lineage import LineageCache
 from console.registry.view import alias_history, load_diff, load_listing, split_ref, traffic
-from console.core.session import Session
 from tests.conftest import FIXED_NOW, demo_profile
 
 VERSIONS = ["11", "12", "13", "14"]

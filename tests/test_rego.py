@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from connectors.errors import BackendUnavailable, NotFound, QueryError
-from connectors.policy.rego import OpaHttpPolicy, RegoPolicy, decision
+from connectors.policy.decision import decision
+from connectors.policy.opa import OpaHttpPolicy
+from connectors.policy.rego import RegoPolicy
 
 POLICY = Path(__file__).resolve().parent.parent / "console" / "demo" / "policy.rego"
 

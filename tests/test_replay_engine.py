@@ -16,13 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.base import RequestFilter
-from connectors.replay.openai import OpenAICompatTarget
 from connectors.records import RequestRecord
+from connectors.replay.openai import OpenAICompatTarget
 from console.core.config import Profile
+from console.core.session import Session
 from console.replay import export, fidelity, store
 from console.replay.engine import Replayer, ReplayOptions, ReplayRefused
 from console.replay.request import NOT_LOGGED, NotReplayable, build_request, rerender
-from console.core.session import Session
 from tests.conftest import demo_profile
 from tests.fault_server import SLOW_S, FaultServer, fault_server
 

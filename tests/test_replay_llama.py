@@ -19,9 +19,9 @@ from connectors.base import RequestFilter
 from connectors.records import RequestRecord
 from connectors.workspace.store import insert_records
 from console.cli import main
+from console.core.session import Session
 from console.replay import fidelity, store
 from console.replay.engine import Replayer, ReplayOptions
-from console.core.session import Session
 from tests.backends import llama_url  # noqa: F401  (pytest fixture)
 from tests.conftest import FIXED_NOW, demo_profile
 

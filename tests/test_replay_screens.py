@@ -15,8 +15,8 @@ from textual.widgets import DataTable, Input
 
 from connectors.base import RequestFilter
 from connectors.records import ReplayResult, RequestRecord
-from console.replay import store
 from console.core.session import Session
+from console.replay import store
 from screens.app import LlmdeckApp
 from screens.replay import CompareScreen, ReplayScreen
 from tests.conftest import FIXED_NOW, demo_profile

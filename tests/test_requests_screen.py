@@ -10,9 +10,9 @@ import pytest
 from textual.widgets import DataTable, Static
 
 import screens.app
+from console.core.session import Session
 from console.demo.world import BAD_VERSION, INCIDENT_PROMPT, hashed
 from console.ingest.runner import expand, ingest
-from console.core.session import Session
 from screens.app import LlmdeckApp
 from screens.request_detail import RequestDetailScreen
 from screens.requests import PAGE, RequestsScreen

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from connectors.metrics.prometheus import PrometheusMetrics
 from connectors.registry.mlflow import MlflowRegistry
 from connectors.replay.openai import OpenAICompatTarget
-from connectors.metrics.prometheus import PrometheusMetrics
 from console.actions.breakglass import leave_read_only
 from console.core.config import load_config
 from console.core.errors import ConfigError

@@ -11,8 +11,8 @@ from typing import Any
 from textual.command import CommandPalette
 from textual.widgets import Static
 
-from console.demo.live import LiveTraffic
 from console.core.session import Session
+from console.demo.live import LiveTraffic
 from screens.app import LlmdeckApp
 from screens.modals.help import HelpScreen
 from tests.conftest import FIXED_NOW, demo_profile

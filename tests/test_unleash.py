@@ -33,8 +33,8 @@ from connectors.errors import (
 )
 from connectors.flags.unleash import UnleashFlags
 from console.actions import Confirmation, Pipeline, SetEnabled, SetWeights
-from console.audit import trail as audit_log
 from console.actions.pipeline import ActionError
+from console.audit import trail as audit_log
 from console.core.config import load_config
 from console.core.session import Session
 from tests.backends import unleash  # noqa: F401  (pytest fixture)

@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from connectors.support.atomic import locked, write_atomic
 from connectors.base import FlagStore
 from connectors.errors import BackendUnavailable, Conflict, InvalidChange, NotFound
 from connectors.records import BackendStatus, Flag, FlagEnvironment, Variant
+from connectors.support.atomic import locked, write_atomic
 
 
 def _fractional(targeting: Any) -> list[list[Any]] | None:

@@ -21,7 +21,6 @@ from typing import Any, ClassVar
 
 import httpx
 
-from connectors.support import http as http_client
 from connectors.base import FlagStore
 from connectors.errors import (
     AuthError,
@@ -32,6 +31,7 @@ from connectors.errors import (
     NotFound,
 )
 from connectors.records import Flag, FlagEnvironment
+from connectors.support import http as http_client
 
 
 class LiteLLMModels(FlagStore):

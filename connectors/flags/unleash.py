@@ -32,7 +32,6 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.support import http as http_client
 from connectors.base import FlagStore
 from connectors.errors import (
     AuthError,
@@ -44,6 +43,7 @@ from connectors.errors import (
     NotFound,
 )
 from connectors.records import BackendStatus, ChangeEvent, Flag, FlagEnvironment, Variant
+from connectors.support import http as http_client
 from connectors.support.redact import redact_url
 
 # Kill switches first, then the flags that steer traffic.

@@ -23,11 +23,11 @@ from typing import Any
 
 import httpx
 
-from connectors.support import http as http_client
 from connectors.errors import AuthError, BackendUnavailable, InvalidResponse
 from connectors.logsources import mapping as m
 from connectors.logsources.mapping import BadRecord, Problem
 from connectors.records import RequestRecord
+from connectors.support import http as http_client
 from connectors.support.redact import redact_url
 
 _FMT = "%Y-%m-%d %H:%M:%S"

@@ -27,10 +27,10 @@ from typing import Any, ClassVar
 
 import yaml
 
-from connectors.support.atomic import locked, write_atomic
 from connectors.base import Registry, RegistryEntry
 from connectors.errors import BackendUnavailable, NotFound, ReadOnlyError
 from connectors.records import BackendStatus, PromptVersion
+from connectors.support.atomic import locked, write_atomic
 from connectors.support.yaml_lines import Located, YamlFileError, load
 
 

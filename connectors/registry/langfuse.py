@@ -27,7 +27,6 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.support import http as http_client
 from connectors.base import Registry, RegistryEntry
 from connectors.errors import (
     AuthError,
@@ -39,6 +38,7 @@ from connectors.errors import (
     ReadOnlyError,
 )
 from connectors.records import Alias, BackendStatus, PromptVersion
+from connectors.support import http as http_client
 from connectors.support.redact import redact_url
 
 API = "/api/public/v2/prompts"

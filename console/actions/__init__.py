@@ -16,8 +16,8 @@ from console.actions.changes import (
     SetEnabled,
     SetWeights,
 )
-from console.actions.plan import Blast, Confirmation, Outcome, Plan, Step
 from console.actions.pipeline import Pipeline
+from console.actions.plan import Blast, Confirmation, Outcome, Plan, Step
 
 __all__ = [
     "Blast",

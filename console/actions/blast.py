@@ -8,8 +8,8 @@ import sqlite3
 from collections.abc import Mapping
 from datetime import timedelta
 
-from console.core import clock
 from console.actions.plan import Blast
+from console.core import clock
 
 WINDOW = timedelta(hours=1)
 _DIMS = ("route", "model_name", "prompt_id", "prompt_version")

@@ -8,8 +8,8 @@ that the next use builds them writable.
 from __future__ import annotations
 
 from connectors.workspace.store import append_audit, ts_ms
-from console.core import clock
 from console.actions.plan import Outcome, OutcomeStatus
+from console.core import clock
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 

@@ -18,10 +18,11 @@ from typing import Any
 
 from connectors.errors import Conflict, ConnectorError, ReadOnlyError
 from connectors.workspace.store import append_audit, snapshot_history, ts_ms
-from console.core import clock
 from console.actions.blast import Traffic
-from console.actions.changes import Change, Context, current_alias, flag_state
+from console.actions.changes import Change
+from console.actions.context import Context, current_alias, flag_state
 from console.actions.plan import Blast, Confirmation, Outcome, OutcomeStatus, Plan, Step
+from console.core import clock
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 

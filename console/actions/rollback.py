@@ -13,7 +13,7 @@ import orjson
 from connectors.errors import ConnectorError, InvalidChange, NotFound
 from connectors.records import Flag
 from console.actions.blast import moving_share
-from console.actions.changes import Context, alias_step, current_alias, flag_blast, flag_state
+from console.actions.context import Context, alias_step, current_alias, flag_blast, flag_state
 from console.actions.plan import Step
 
 

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from console.audit import trail as audit_log
 from console.actions.plan import fmt_state
+from console.audit import trail as audit_log
 from console.commands.common import open_session
 from console.core.errors import LlmdeckError
 from console.core.spans import RANGES, parse

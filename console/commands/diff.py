@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 from connectors.errors import ConnectorError
-from console import registry_view as rv
 from console.commands.common import open_session
-from console.diff.compare import as_dict, unified
 from console.core.errors import LlmdeckError
 from console.core.spans import RANGES, parse
+from console.diff.compare import as_dict, unified
+from console.registry import view as rv
 
 
 def register(sub: Any) -> None:

@@ -12,8 +12,8 @@ from connectors.records import Flag
 from console.actions import Confirmation, Pipeline, Plan, SetEnabled, SetWeights
 from console.actions.breakglass import leave_read_only
 from console.actions.changes import Change, parse_weights
-from console.actions.plan import fmt_state
 from console.actions.pipeline import ActionError
+from console.actions.plan import fmt_state
 from console.commands.common import open_session
 from console.core.errors import LlmdeckError
 from console.core.session import Session

@@ -9,10 +9,10 @@ from typing import Any
 
 from connectors.errors import ConnectorError
 from connectors.records import PromptVersion
-from console import registry_view as rv
 from console.commands.common import open_session
 from console.core.errors import LlmdeckError
 from console.core.spans import RANGES, parse
+from console.registry import view as rv
 
 
 def register(sub: Any) -> None:

@@ -7,12 +7,68 @@ line and key when the config is loaded, not later on a screen.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.support.yaml_lines import KeyPath, Located
 from console.core.errors import ConfigError
 
 SETTINGS = ("panels", "prices", "budgets", "slos", "drift", "replay")
+
+# The behaviour objectives an ``slos:`` entry may name: key -> (signal, description).
+OBJECTIVES = {
+    "refusal_rate": ("refusal_rate", "refusal rate below"),
+    "error_rate": ("error_rate", "error rate below"),
+    "block_rate": ("block_rate", "safety block rate below"),
+    "eval_pass_ratio": ("eval_pass_ratio", "eval pass ratio at least"),
+    "p95_latency_ms": ("latency_p95", "p95 latency below (ms)"),
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a delta is a warning or an alert (profile ``drift:`` section).
+
+    ``min_count``: fewer requests than this in either window gives status
+    ``low data`` instead of a verdict. ``current``/``baseline`` name the
+    windows (``1h`` current, the ``24h`` before it as baseline by default).
+    """
+
+    psi_warn: float = 0.1
+    psi_alert: float = 0.25
+    z_warn: float = 3.0
+    z_alert: float = 5.0
+    min_count: int = 50
+    current: str = "1h"
+    baseline: str = "24h"
+
+    @classmethod
+    def from_settings(cls, raw: Mapping[str, object] | None) -> Thresholds:
+        """Thresholds from the profile's ``drift:`` mapping. Raises ValueError naming the key."""
+        raw = raw or {}
+        known = cls.__dataclass_fields__
+        kwargs: dict[str, object] = {}
+        for key, value in raw.items():
+            if key not in known:
+                raise ValueError(f"drift.{key}: unknown key (known: {', '.join(known)})")
+            target = type(getattr(cls(), key))
+            try:
+                kwargs[key] = target(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"drift.{key}: expected a {target.__name__}") from None
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    def status_psi(self, value: float) -> str:
+        return "alert" if value >= self.psi_alert else "warn" if value >= self.psi_warn else "ok"
+
+    def status_z(self, z: float) -> str:
+        a = abs(z)
+        return "alert" if a >= self.z_alert else "warn" if a >= self.z_warn else "ok"
+
+    def severity(self, test: str, value: float) -> float:
+        """How far past its alert threshold a statistic is (1.0 = at the threshold)."""
+        return abs(value) / (self.psi_alert if test == "psi" else self.z_alert)
 
 
 def _number(value: Any) -> bool:
@@ -25,9 +81,6 @@ def _err(doc: Located, path: KeyPath, message: str) -> ConfigError:
 
 def check(doc: Located, base: KeyPath, spec: dict[str, Any]) -> dict[str, Any]:
     """The profile's settings sections, checked. Raises ConfigError (file:line: key)."""
-    from console.drift.stats import Thresholds
-    from console.overview.slo import OBJECTIVES
-
     out = {k: spec[k] for k in SETTINGS if k in spec}
     for key, value in out.items():
         if not isinstance(value, dict):

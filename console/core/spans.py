@@ -39,3 +39,15 @@ def parse(name: str) -> TimeRange:
         return RANGES[name]
     except KeyError:
         raise ValueError(f"unknown range {name!r} (choose {', '.join(RANGES)})") from None
+
+
+def parse_span(text: str) -> timedelta:
+    """``15m``, ``1h``, ``24h``, ``7d`` as a timedelta. Raises ValueError."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        seconds = float(text[:-1]) * units[text[-1]]
+    except (KeyError, ValueError, IndexError):
+        raise ValueError(f"bad window {text!r} (write 30m, 1h, 24h or 7d)") from None
+    if seconds <= 0:
+        raise ValueError(f"bad window {text!r}: must be positive")
+    return timedelta(seconds=seconds)

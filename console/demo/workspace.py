@@ -19,6 +19,9 @@ from pathlib import Path
 import yaml
 
 from connectors.workspace.store import append_audit, insert_rows, snapshot_history, ts_ms
+from console.core.errors import WorkspaceError
+from console.core.session import open_store
+from console.demo.traffic import Traffic
 from console.demo.world import (
     CANARY_AGO,
     GOOD_VERSION,
@@ -29,9 +32,6 @@ from console.demo.world import (
     TENANTS,
     hashed,
 )
-from console.demo.traffic import Traffic
-from console.core.errors import WorkspaceError
-from console.core.session import open_store
 
 CONFIG_NAME = "llmdeck.yaml"
 MARKER = ".llmdeck-demo"  # marks a directory this module may (re)build

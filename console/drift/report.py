@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from console.core import clock
+from console.core.session import Session
+from console.core.settings import Thresholds
+from console.core.spans import parse_span
 from console.drift.stats import (
     STATUS_RANK,
-    Thresholds,
     psi,
     psi_categorical,
     two_proportion_z,
 )
-from console.core.session import Session
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -272,15 +273,3 @@ def _column(signal: str) -> tuple[str, str]:
         if s == signal:
             return col, agg
     return "tokens_out", "mean"
-
-
-def parse_span(text: str) -> timedelta:
-    """``15m``, ``1h``, ``24h``, ``7d`` as a timedelta. Raises ValueError."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    try:
-        seconds = float(text[:-1]) * units[text[-1]]
-    except (KeyError, ValueError, IndexError):
-        raise ValueError(f"bad window {text!r} (write 30m, 1h, 24h or 7d)") from None
-    if seconds <= 0:
-        raise ValueError(f"bad window {text!r}: must be positive")
-    return timedelta(seconds=seconds)

@@ -84,49 +84,4 @@ def two_proportion_z(x_base: int, n_base: int, x_cur: int, n_cur: int) -> ZTest:
     return ZTest(z, math.erfc(abs(z) / math.sqrt(2)))
 
 
-@dataclass(frozen=True)
-class Thresholds:
-    """When a delta is a warning or an alert (profile ``drift:`` section).
-
-    ``min_count``: fewer requests than this in either window gives status
-    ``low data`` instead of a verdict. ``current``/``baseline`` name the
-    windows (``1h`` current, the ``24h`` before it as baseline by default).
-    """
-
-    psi_warn: float = 0.1
-    psi_alert: float = 0.25
-    z_warn: float = 3.0
-    z_alert: float = 5.0
-    min_count: int = 50
-    current: str = "1h"
-    baseline: str = "24h"
-
-    @classmethod
-    def from_settings(cls, raw: Mapping[str, object] | None) -> Thresholds:
-        """Thresholds from the profile's ``drift:`` mapping. Raises ValueError naming the key."""
-        raw = raw or {}
-        known = cls.__dataclass_fields__
-        kwargs: dict[str, object] = {}
-        for key, value in raw.items():
-            if key not in known:
-                raise ValueError(f"drift.{key}: unknown key (known: {', '.join(known)})")
-            target = type(getattr(cls(), key))
-            try:
-                kwargs[key] = target(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"drift.{key}: expected a {target.__name__}") from None
-        return cls(**kwargs)  # type: ignore[arg-type]
-
-    def status_psi(self, value: float) -> str:
-        return "alert" if value >= self.psi_alert else "warn" if value >= self.psi_warn else "ok"
-
-    def status_z(self, z: float) -> str:
-        a = abs(z)
-        return "alert" if a >= self.z_alert else "warn" if a >= self.z_warn else "ok"
-
-    def severity(self, test: str, value: float) -> float:
-        """How far past its alert threshold a statistic is (1.0 = at the threshold)."""
-        return abs(value) / (self.psi_alert if test == "psi" else self.z_alert)
-
-
 STATUS_RANK = {"alert": 3, "warn": 2, "ok": 1, "low data": 0}

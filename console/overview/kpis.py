@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from connectors.records import Kpis
 from console.core.errors import LlmdeckError
-from console.core.spans import TimeRange
 from console.core.session import Session
+from console.core.spans import TimeRange
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from connectors.base import MetricsSource
 from connectors.errors import ConnectorError
 from connectors.records import MetricSeries
 from console.core.errors import LlmdeckError
-from console.core.spans import TimeRange
 from console.core.session import Session
+from console.core.spans import TimeRange
 
 
 @dataclass(frozen=True)
@@ -145,13 +145,8 @@ def report(session: Session, rng: TimeRange, group_by: str) -> dict[str, Any]:
     """Everything the Overview shows, JSON-ready (``llmdeck metrics --json``)."""
     from dataclasses import asdict
 
-    from console.overview import budgets
-
+    from console.overview import budgets, kpis, slo
     from console.overview import markers as changes
-
-    from console.overview import kpis
-
-    from console.overview import slo
 
     metrics = metrics_source(session)
     start, end = rng.window()

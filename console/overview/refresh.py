@@ -9,14 +9,12 @@ from typing import Any
 
 from connectors.errors import ConnectorError
 from connectors.records import ChangeEvent
-from console.overview import budgets
-from console.overview import markers as changes
-from console.overview import panels
-from console.overview import slo
 from console.core.errors import LlmdeckError
-from console.overview.panels import PanelData
-from console.core.spans import TimeRange
 from console.core.session import Session
+from console.core.spans import TimeRange
+from console.overview import budgets, panels, slo
+from console.overview import markers as changes
+from console.overview.panels import PanelData
 
 
 @dataclass

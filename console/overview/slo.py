@@ -24,15 +24,10 @@ from typing import Any
 
 from connectors.base import MetricsSource
 from console.core.errors import ConfigError
+from console.core.settings import OBJECTIVES
+from console.core.spans import parse_span
 from console.overview.series_math import weighted
 
-OBJECTIVES = {
-    "refusal_rate": ("refusal_rate", "refusal rate below"),
-    "error_rate": ("error_rate", "error rate below"),
-    "block_rate": ("block_rate", "safety block rate below"),
-    "eval_pass_ratio": ("eval_pass_ratio", "eval pass ratio at least"),
-    "p95_latency_ms": ("latency_p95", "p95 latency below (ms)"),
-}
 LATENCY_ALLOWED_BAD = 0.05
 WINDOWS = (("1h", timedelta(hours=1)), ("6h", timedelta(hours=6)))
 
@@ -56,8 +51,6 @@ class SloStatus:
 
 
 def _span(text: str) -> timedelta:
-    from console.drift.report import parse_span
-
     try:
         return parse_span(str(text))
     except ValueError as exc:

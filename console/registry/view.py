@@ -19,16 +19,18 @@ import orjson
 
 from connectors.base import Registry, RegistryEntry
 from connectors.errors import ConnectorError, NotFound
-from connectors.records import PromptVersion
 from connectors.metrics.workspace import _pieces, quantile  # same rollup reads as the panels
+from connectors.records import PromptVersion
 from connectors.workspace.schema import N_LAT_BUCKETS
 from connectors.workspace.store import from_ms, snapshot_history
 from console.core import clock
-from console.diff.compare import VersionDiff, compare
 from console.core.errors import LlmdeckError
-from console.registry.lineage import LineageRow as LineageRow  # re-exported for screens and commands
-from console.registry.lineage import lineage as lineage
 from console.core.session import Session
+from console.diff.compare import VersionDiff, compare
+from console.registry.lineage import (
+    LineageRow as LineageRow,
+)  # re-exported for screens and commands
+from console.registry.lineage import lineage as lineage
 
 
 def registry_of(session: Session) -> Registry:

@@ -22,10 +22,10 @@ from connectors.errors import ConnectorError, NotFound
 from connectors.records import PromptVersion, ReplayResult, RequestRecord
 from console.core import clock
 from console.core.errors import LlmdeckError
+from console.core.session import Session
 from console.replay import cost as costs
 from console.replay import fidelity, store
 from console.replay.request import NotReplayable, ReplayRequest, build_request
-from console.core.session import Session
 
 
 class ReplayRefused(LlmdeckError):

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 import yaml
 
-from connectors.support.atomic import write_atomic
 from connectors.records import ReplayResult, RequestRecord
+from connectors.support.atomic import write_atomic
 from console.core.errors import LlmdeckError
 from console.replay.fidelity import DEFAULT_SIMILAR, IDENTICAL
 

@@ -29,7 +29,7 @@ SEVERITY = {"done": "information", "cancelled": "warning"}
 class AliasScreen(ModalScreen[str | None]):
     """Ask which alias should point at the selected version; None when cancelled."""
 
-    CSS_PATH = "registry_screen.tcss"
+    CSS_PATH = "../registry.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, name: str, version: str, aliases: list[str]) -> None:

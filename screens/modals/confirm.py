@@ -17,8 +17,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Static
 
 from console.actions import Confirmation, Plan
-from console.actions.plan import fmt_state
 from console.actions.pipeline import confirmation_problem
+from console.actions.plan import fmt_state
 
 
 class ConfirmScreen(ModalScreen[Confirmation]):
