@@ -25,7 +25,7 @@ from connectors.workspace.schema import connect
 from console.registry.view import alias_history, snapshot_aliases
 from tests.backends import mlflow_python, mlflow_url  # noqa: F401  (fixture)
 
-SEED = Path(__file__).with_name("mlflow_seed.py")
+SEED = Path(__file__).parent.parent / "mlflow_seed.py"
 
 
 def client(url: str, prefix: str, *args: str) -> str:

@@ -25,7 +25,7 @@ from connectors.logsources.mapping import BadRecord, Problem, hash_id, stored_id
 from connectors.records import RequestRecord
 from console.demo.world import hashed
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 def records(path: Path) -> list[RequestRecord]:

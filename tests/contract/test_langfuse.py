@@ -26,7 +26,7 @@ from connectors.errors import AuthError, InvalidChange, NotFound, ReadOnlyError
 from connectors.registry.langfuse import LangfusePrompts
 from console.diff.compare import compare
 
-RECORDED = Path(__file__).parent / "recorded" / "langfuse"
+RECORDED = Path(__file__).parent.parent / "recorded" / "langfuse"
 API = "/api/public/v2/prompts"
 
 

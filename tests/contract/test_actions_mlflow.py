@@ -15,7 +15,7 @@ from console.actions import Confirmation, MoveAlias, Pipeline
 from console.core.config import load_config
 from console.core.session import Session
 from tests.backends import mlflow_python, mlflow_url  # noqa: F401
-from tests.test_mlflow_registry import client
+from tests.contract.test_mlflow_registry import client
 
 OK = Confirmation(True, reason="promote v3 after evals")
 

@@ -18,7 +18,7 @@ from connectors.workspace.schema import connect
 from console import ingest as ingest_mod
 from console.ingest.runner import IngestReport, expand, ingest
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 def rec(i: int, **extra: object) -> bytes:
@@ -217,7 +217,7 @@ def test_litellm_source_resumes_by_window(
     import httpx
 
     from connectors.logsources import litellm
-    from tests.test_logsources import spend_row
+    from tests.unit.test_logsources import spend_row
 
     asked: list[str] = []
 

@@ -16,7 +16,7 @@ from connectors.logsources.mapping import Problem
 from connectors.records import RequestRecord
 from tests.backends import llama_url  # noqa: F401  (pytest fixture)
 
-MAKE = Path(__file__).parent / "fixtures" / "make_otlp.py"
+MAKE = Path(__file__).parent.parent / "fixtures" / "make_otlp.py"
 
 
 @pytest.mark.backend("llama")
@@ -45,7 +45,7 @@ def test_regenerated_spans_map_onto_records(llama_url: str, tmp_path: Path) -> N
     # is what the same request gives now.
     committed = {
         r.request_id: r
-        for r in otlp.read(Path(__file__).parent / "fixtures" / "otlp" / "openai_llama.json")
+        for r in otlp.read(Path(__file__).parent.parent / "fixtures" / "otlp" / "openai_llama.json")
         if isinstance(r, RequestRecord)
     }
     assert first.output == committed["otel-req-0001"].output

@@ -19,7 +19,7 @@ from screens.requests import PAGE, RequestsScreen
 from tests.conftest import demo_profile
 
 SIZE = (160, 48)
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 class RequestsApp(LlmdeckApp):

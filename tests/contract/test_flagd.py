@@ -183,7 +183,7 @@ def test_killing_the_writer_mid_write_never_leaves_a_torn_file(tmp_path: Path) -
     # ~2 MB of unknown data makes each write long enough to be killed inside it.
     doc["x-padding"] = ["p" * 1000] * 2000
     path = _file(tmp_path, doc=doc)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     mid_write = 0  # kills that left a temporary file: the writer died inside a write
     for round_ in range(40):
         proc = subprocess.Popen(

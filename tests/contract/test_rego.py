@@ -15,7 +15,7 @@ from connectors.policy.decision import decision
 from connectors.policy.opa import OpaHttpPolicy
 from connectors.policy.rego import RegoPolicy
 
-POLICY = Path(__file__).resolve().parent.parent / "console" / "demo" / "policy.rego"
+POLICY = Path(__file__).resolve().parents[2] / "console" / "demo" / "policy.rego"
 
 
 def request(**extra: Any) -> dict[str, Any]:

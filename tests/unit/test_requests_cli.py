@@ -17,7 +17,7 @@ from console.demo.world import BAD_VERSION, INCIDENT_PROMPT, INCIDENT_ROUTE, has
 from console.requests.query import FilterError, from_group, parse_quick
 from tests.conftest import FIXED_NOW
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 def llmdeck(ws: Path, *args: str) -> subprocess.CompletedProcess[str]:
