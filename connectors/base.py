@@ -65,6 +65,19 @@ class Connector(ABC):  # noqa: B024 - every method has a safe default
 class MetricsSource(Connector):
     """Instant and range figures for the live panels."""
 
+    def configure_panels(self, panels: Mapping[str, Any] | None) -> None:
+        """Apply the profile's ``panels:`` overrides (query templates per panel).
+
+        Sources without queries to override ignore them. Raises ValueError
+        naming the panel when an override cannot be used.
+        """
+
+    def oldest_late_sample(self) -> float | None:
+        """Unix seconds of the oldest sample that arrived since the last call
+        but is stamped in the past (a backfill), or None when nothing did or
+        the source cannot tell. Caches use it to re-read steps they took as final."""
+        return None
+
     @abstractmethod
     def kpis(self, start: datetime, end: datetime) -> Kpis:
         """The KPI strip over [start, end). Raises BackendUnavailable, QueryError."""
@@ -141,6 +154,10 @@ class RegistryEntry:
 class Registry(Connector):
     """Prompts and models, their versions and aliases."""
 
+    # Entries that could not be read, one line each; connectors replace it with
+    # their own list as they read.
+    errors: Sequence[str] = ()
+
     @abstractmethod
     def names(self, kind: str = "prompt") -> list[str]:
         """Names of prompts (``kind="prompt"``) or models (``kind="model"``)."""
@@ -167,6 +184,11 @@ class Registry(Connector):
                 )
             )
         return out
+
+    def problems(self) -> list[str]:
+        """One-line complaints about entries that could not be read (broken
+        files, malformed tags); the rest of the registry still works."""
+        return list(self.errors)
 
     @abstractmethod
     def versions(self, name: str) -> list[PromptVersion]:

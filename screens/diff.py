@@ -24,8 +24,8 @@ from connectors.records import RequestRecord
 from console.core import clock
 from console.core.spans import DEFAULT_RANGE, RANGES
 from console.diff.compare import FieldChange, unified
-from console.registry.view import DiffView as Loaded
-from console.registry.view import load_diff, registry_of
+from console.diff.view import DiffView as Loaded
+from console.diff.view import load_diff
 from screens.base import DeckScreen
 from screens.poller import describe
 from screens.widgets.diff_view import DiffView, rows_of
@@ -101,7 +101,7 @@ class DiffScreen(DeckScreen):
         )
 
     def _default_target(self) -> Target:
-        registry = registry_of(self.session)
+        registry = self.session.need_registry()
         names = registry.names("prompt")
         if not names:
             raise LookupError("the registry has no prompts")

@@ -207,7 +207,7 @@ class OverviewScreen(DeckScreen):
     def action_diff_newest(self) -> None:
         """Diff the prompt version that most recently started serving in this range
         against its predecessor: the usual suspect when a panel turns."""
-        from console.registry.view import newest_in_traffic
+        from console.diff.view import newest_in_traffic
 
         try:
             group = newest_in_traffic(self.session.store(), *RANGES[self.range_name].window())

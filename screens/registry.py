@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from connectors.base import RegistryEntry
 from connectors.records import PromptVersion
 from console.core.spans import RANGES
+from console.diff import view as dv
 from console.diff.compare import is_eval
 from console.registry import view as rv
 from screens.base import DeckScreen
@@ -153,7 +154,7 @@ class RegistryScreen(DeckScreen):
         )
 
     def _detail(self, name: str) -> Detail:
-        registry = rv.registry_of(self.session)
+        registry = self.session.need_registry()
         versions = registry.versions(name)
         history: list[rv.AliasMove] = []
         lineage: list[rv.LineageRow] = []
@@ -163,7 +164,7 @@ class RegistryScreen(DeckScreen):
             if versions and versions[0].kind == "prompt":
                 start, end = RANGES[self.range_name].window()
                 lineage = rv.lineage(conn, name, [v.version for v in versions], start, end)
-        return Detail(name, versions, history, lineage, rv.problems(registry))
+        return Detail(name, versions, history, lineage, registry.problems())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if self.poller.handle(event):
@@ -237,7 +238,7 @@ class RegistryScreen(DeckScreen):
         if self.mark and self.mark != v.version:
             older, newer = sorted((self.mark, v.version), key=_vkey)
             open_diff(self.app, self.detail.name, older, newer)
-        elif rv.predecessor(self.detail.versions, v.version) is None:
+        elif dv.predecessor(self.detail.versions, v.version) is None:
             self.notify(f"v{v.version} is the first version: mark another with m", timeout=5)
         else:
             open_diff(self.app, self.detail.name, v.version)

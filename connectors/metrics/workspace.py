@@ -20,7 +20,9 @@ from typing import Any, ClassVar
 from connectors.base import GROUPINGS, SIGNALS, MetricsSource
 from connectors.records import BackendStatus, Kpis, MetricSeries
 from connectors.workspace.connection import PerThreadStore
-from connectors.workspace.schema import LATENCY_BOUNDS_MS, N_LAT_BUCKETS
+from connectors.workspace.late_rows import StoreWatch
+from connectors.workspace.rollups import pieces, quantile
+from connectors.workspace.schema import N_LAT_BUCKETS
 
 _SUMS = (
     "n",
@@ -43,40 +45,6 @@ _GROUP_EXPR = {
 }
 
 
-def quantile(q: float, buckets: list[float]) -> float | None:
-    """``histogram_quantile`` over per-bucket counts with LATENCY_BOUNDS_MS edges."""
-    total = sum(buckets)
-    if total <= 0:
-        return None
-    rank = q * total
-    seen = 0.0
-    lower = 0.0
-    for i, count in enumerate(buckets):
-        upper = LATENCY_BOUNDS_MS[i] if i < len(LATENCY_BOUNDS_MS) else None
-        if count and seen + count >= rank:
-            if upper is None:  # +Inf bucket: Prometheus answers the last finite bound
-                return lower
-            return lower + (upper - lower) * (rank - seen) / count
-        seen += count
-        lower = upper if upper is not None else lower
-    return lower
-
-
-def _pieces(start_s: int, end_s: int) -> list[tuple[str, int, int]]:
-    """Split [start, end) into (table, from, to) reads: whole hours from the
-    hourly rollup, the rest from the per-minute one."""
-    if end_s - start_s <= 6 * 3600:
-        return [("rollup_minute", start_s, end_s)]
-    first_hour = -(-start_s // 3600) * 3600
-    last_hour = end_s // 3600 * 3600
-    out = [("rollup_hour", first_hour, last_hour)]
-    if start_s < first_hour:
-        out.append(("rollup_minute", start_s, first_hour))
-    if last_hour < end_s:
-        out.append(("rollup_minute", last_hour, end_s))
-    return out
-
-
 class WorkspaceMetrics(PerThreadStore, MetricsSource):
     """The metrics capability over a workspace store (``store.db``)."""
 
@@ -85,6 +53,10 @@ class WorkspaceMetrics(PerThreadStore, MetricsSource):
 
     def __init__(self, *, path: str | Path, **_: Any) -> None:
         PerThreadStore.__init__(self, path)
+        self._late = StoreWatch(Path(path))
+
+    def oldest_late_sample(self) -> float | None:
+        return self._late.oldest_new()
 
     def ping(self) -> BackendStatus:
         try:
@@ -99,7 +71,7 @@ class WorkspaceMetrics(PerThreadStore, MetricsSource):
         expr = _GROUP_EXPR[group]
         cols = ", ".join(f"SUM({c})" for c in _SUMS)
         out: dict[str, list[float]] = {}
-        for table, lo, hi in _pieces(int(start.timestamp()), int(end.timestamp())):
+        for table, lo, hi in pieces(int(start.timestamp()), int(end.timestamp())):
             if lo >= hi:
                 continue
             rows = self._conn().execute(

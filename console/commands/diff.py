@@ -10,8 +10,8 @@ from connectors.errors import ConnectorError
 from console.commands.common import open_session
 from console.core.errors import LlmdeckError
 from console.core.spans import RANGES, parse
+from console.diff import view as dv
 from console.diff.compare import as_dict, unified
-from console.registry import view as rv
 
 
 def register(sub: Any) -> None:
@@ -45,17 +45,17 @@ def run(args: argparse.Namespace) -> int:
         raise LlmdeckError("diff: give NAME@A [NAME@B], or --flag KEY")
     ref_b: str | None = None
     if args.a:
-        name, ref_a = rv.split_ref(args.a)
+        name, ref_a = dv.split_ref(args.a)
         if args.b:
-            name_b, ref_b = rv.split_ref(args.b)
+            name_b, ref_b = dv.split_ref(args.b)
             if name_b != name:
                 raise LlmdeckError(f"{args.a} and {args.b}: compare two versions of one name")
     session = open_session(args)
     try:
         if args.flag:
-            name, ref_a, ref_b = rv.flag_versions(session, args.flag)
+            name, ref_a, ref_b = dv.flag_versions(session, args.flag)
         start, end = parse(args.range).window()
-        view = rv.load_diff(session, name, ref_a, ref_b, start, end)
+        view = dv.load_diff(session, name, ref_a, ref_b, start, end)
     except ConnectorError as exc:
         raise LlmdeckError(f"diff: {exc}") from None
     finally:

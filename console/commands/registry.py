@@ -72,7 +72,7 @@ def version_dict(v: PromptVersion) -> dict[str, Any]:
 def run_show(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
-        registry = rv.registry_of(session)
+        registry = session.need_registry()
         versions = registry.versions(args.name)
         start, end = parse(args.range).window()
         history: list[rv.AliasMove] = []
@@ -81,7 +81,7 @@ def run_show(args: argparse.Namespace) -> int:
             conn = session.store()
             history = rv.alias_history(conn, args.name)
             lineage = rv.lineage(conn, args.name, [v.version for v in versions], start, end)
-        errors = rv.problems(registry)
+        errors = registry.problems()
     except ConnectorError as exc:
         raise LlmdeckError(f"registry: {exc}") from None
     finally:

@@ -94,6 +94,13 @@ class Session:
     def flags(self) -> FlagStore | None:
         return self.connector("flags")  # type: ignore[return-value]
 
+    def need_registry(self) -> Registry:
+        """The profile's registry. Raises LlmdeckError when it has none."""
+        registry = self.registry()
+        if registry is None:
+            raise LlmdeckError(f"profile {self.profile.name!r} has no registry connector")
+        return registry
+
     def replay_target(self, name: str) -> ReplayTarget:
         spec = self.profile.replay_targets.get(name)
         if spec is None:

@@ -91,17 +91,12 @@ def metrics_source(session: Session) -> MetricsSource:
     if metrics is None:
         raise LlmdeckError("no metrics connector in this profile")
     panels = session.profile.settings.get("panels")
-    configure = getattr(metrics, "configure_panels", None)
-    if panels and configure is not None:
+    if panels:
         try:
-            configure(panels)
+            metrics.configure_panels(panels)
         except ValueError as exc:
             raise LlmdeckError(f"panels: {exc}") from None
-    from connectors.metrics.workspace import WorkspaceMetrics
-    from console.overview.series_cache import StoreWatch
-
-    watch = StoreWatch(metrics.path) if isinstance(metrics, WorkspaceMetrics) else None
-    cached = CachedMetrics(metrics, watch)
+    cached = CachedMetrics(metrics)
     _CACHED[session] = cached
     return cached
 

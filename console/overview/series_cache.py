@@ -11,11 +11,9 @@ a few milliseconds. The figures are identical to a full query (tested).
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from connectors.base import MetricsSource
@@ -39,56 +37,24 @@ class _Entry:
         self.points = points
 
 
-class StoreWatch:
-    """Notices records that land in the past of a workspace store (a backfill, the
-    demo filling the gap since it last ran): the oldest timestamp among the rows
-    added since the last look. Reads only the new rows (a rowid range)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.last_rowid: int | None = None
-        self._local = threading.local()
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            self._local.conn = conn
-        return conn
-
-    def oldest_new(self) -> float | None:
-        """Unix seconds of the oldest row added since the last call (None: nothing new)."""
-        conn = self._conn()
-        if self.last_rowid is None:
-            self.last_rowid = conn.execute(
-                "SELECT COALESCE(MAX(rowid), 0) FROM requests"
-            ).fetchone()[0]
-            return None
-        top, oldest = conn.execute(
-            "SELECT MAX(rowid), MIN(ts) FROM requests WHERE rowid > ?", (self.last_rowid,)
-        ).fetchone()
-        if top is None:
-            return None
-        self.last_rowid = top
-        return float(oldest) / 1000
-
-
 class CachedMetrics(MetricsSource):
     """Wraps a MetricsSource; ``series`` is incremental, everything else passes through.
 
-    With a ``watch``, steps that late records changed are read again.
+    Steps that late records changed (``oldest_late_sample``) are read again.
     """
 
     kind = "cached"
 
-    def __init__(self, inner: MetricsSource, watch: StoreWatch | None = None) -> None:
+    def __init__(self, inner: MetricsSource) -> None:
         self.inner = inner
-        self.watch = watch
         self._watched_at = 0.0
         self._cache: dict[tuple[str, str, int], _Entry] = {}
         self._lock = threading.Lock()
         self.full_queries = 0
         self.tail_queries = 0
+
+    def configure_panels(self, panels: Any) -> None:
+        self.inner.configure_panels(panels)
 
     def __getattr__(self, name: str) -> Any:  # configure_panels, render, instant, ...
         return getattr(self.inner, name)
@@ -155,10 +121,10 @@ class CachedMetrics(MetricsSource):
 
     def _look_for_late_records(self) -> None:
         # At most once a second: a refresh asks for a dozen series at once.
-        if self.watch is None or time.monotonic() - self._watched_at < 1.0:
+        if time.monotonic() - self._watched_at < 1.0:
             return
         self._watched_at = time.monotonic()
-        oldest = self.watch.oldest_new()
+        oldest = self.inner.oldest_late_sample()
         if oldest is None:
             return
         with self._lock:

@@ -8,7 +8,7 @@ from typing import Any
 
 from connectors.workspace.schema import connect
 from console.core.session import Session
-from console.registry.view import newest_in_traffic
+from console.diff.view import newest_in_traffic
 from screens.app import LlmdeckApp
 from screens.diff import DiffScreen
 from screens.requests import RequestsScreen

@@ -49,11 +49,10 @@ def test_late_records_are_read_again(demo_copy: Path) -> None:
 
     from connectors.workspace.schema import REQUEST_COLUMNS
     from connectors.workspace.store import insert_rows
-    from console.overview.series_cache import StoreWatch
 
     db = demo_copy / "store.db"
     raw = WorkspaceMetrics(path=db)
-    cached = CachedMetrics(raw, StoreWatch(db))
+    cached = CachedMetrics(raw)
     start, end = FIXED_NOW - timedelta(hours=6), FIXED_NOW
     before = cached.series("requests", start, end, 300)
     # 500 requests land now, stamped three hours ago (a backfill, the demo's gap fill)

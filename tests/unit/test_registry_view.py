@@ -14,8 +14,9 @@ from connectors.workspace.schema import connect
 from connectors.workspace.store import insert_records, snapshot_history, ts_ms
 from console.core.errors import LlmdeckError
 from console.core.session import Session
+from console.diff.view import load_diff, split_ref, traffic
 from console.registry.lineage import LineageCache
-from console.registry.view import alias_history, load_diff, load_listing, split_ref, traffic
+from console.registry.view import alias_history, load_listing
 from tests.conftest import FIXED_NOW, demo_profile
 
 VERSIONS = ["11", "12", "13", "14"]
