@@ -40,7 +40,7 @@ class LlmdeckApp(App[int]):
         super().__init__(**kwargs)
         self.session = session
         self.live = live
-        self.local_model = local_model  # the demo's model (console/local_model.py) or None
+        self.local_model = local_model  # the demo's model (console/demo/local_model.py) or None
         self.model_watcher: Any = None
         if session.profile.is_production:
             self.add_class("-production")

@@ -6,7 +6,7 @@ has seen and the lineage of the traffic it served over the selected range.
 ``d`` diffs the selected version against its predecessor, ``m`` marks a
 version and ``d`` then diffs the mark against the selection, ``a`` diffs
 production against canary, ``A`` points an alias at the selected version
-through the write pipeline (``screens/alias_move.py``).
+through the write pipeline (``screens/modals/alias_move.py``).
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         live = LiveTraffic(path, rate_scale=args.rate).start()
     model = None
     if not args.no_model:
-        # Returns at once: the one-time build runs in the background (console/local_model.py).
+        # Returns at once: the one-time build runs in the background (console/demo/local_model.py).
         from console.demo.local_model import LocalModel
 
         model = LocalModel()

@@ -4,7 +4,7 @@ Every listing snapshots each name's alias map into the workspace ``history``
 table (``kind="alias"``), so alias moves are known even where the backend
 keeps no history. Lineage and per-version traffic come from the workspace
 request log: lineage is one GROUP BY over the ``(prompt_version, ts)`` index,
-cached per whole hour (console/lineage.py); traffic reads the per-minute and
+cached per whole hour (console/registry/lineage.py); traffic reads the per-minute and
 per-hour rollups, never the request table.
 """
 
