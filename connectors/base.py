@@ -7,7 +7,8 @@ source never shows a toggle key. Optional methods have safe defaults that say
 
 Every method may raise the errors in ``connectors.errors``; the docstrings
 name the ones that matter. Connectors are constructed with their options from
-the profile (secrets already resolved to plain strings) as keyword arguments.
+the profile (secrets already resolved to plain strings) as keyword arguments;
+each declares those options in ``OPTIONS`` (see ``connectors.options``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from connectors.errors import ReadOnlyError
+from connectors.options import Option
 from connectors.records import (
     Alias,
     BackendStatus,
@@ -53,6 +55,10 @@ class Connector(ABC):  # noqa: B024 - every method has a safe default
 
     kind: ClassVar[str] = ""
     capabilities: ClassVar[frozenset[str]] = frozenset({"read"})
+    # What a profile may set (connectors.options). None: not declared, so the
+    # loader passes options through unchecked (third-party connectors that
+    # predate declarations) and the constructor is the only check.
+    OPTIONS: ClassVar[tuple[Option, ...] | None] = None
 
     def ping(self) -> BackendStatus:
         """Check that the backend answers. Never raises: failures are in the status."""

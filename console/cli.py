@@ -49,7 +49,8 @@ def parser() -> argparse.ArgumentParser:
         "--read-only",
         action="store_true",
         default=None,
-        help="refuse every write, whatever the profile says",
+        help="refuse backend writes, replays and ingest, whatever the profile says "
+        "(README: Read-only)",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from connectors.base import FlagStore
 from connectors.errors import BackendUnavailable, Conflict, InvalidChange, NotFound
+from connectors.options import Option
 from connectors.records import BackendStatus, Flag, FlagEnvironment, Variant
 from connectors.support.atomic import locked, write_atomic
 
@@ -69,6 +70,10 @@ class FlagdFile(FlagStore):
 
     kind = "flagd"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read", "write", "variants"})
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("path", Path, doc="flagd flag-definition JSON file"),
+        Option("environment", str, None, "environment name shown (default: the profile's)"),
+    )
 
     def __init__(
         self,
@@ -76,7 +81,6 @@ class FlagdFile(FlagStore):
         path: str | Path,
         environment: str = "default",
         read_only: bool = False,
-        **_: Any,
     ) -> None:
         super().__init__(read_only=read_only)
         self.path = Path(path)

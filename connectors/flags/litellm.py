@@ -30,6 +30,7 @@ from connectors.errors import (
     InvalidResponse,
     NotFound,
 )
+from connectors.options import Option
 from connectors.records import Flag, FlagEnvironment
 from connectors.support import http as http_client
 
@@ -39,6 +40,12 @@ class LiteLLMModels(FlagStore):
 
     kind = "litellm"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read", "write"})
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("url", str, doc="LiteLLM proxy root"),
+        Option("api_key", str, doc="proxy admin key", secret=True),
+        Option("team_id", str, doc="team whose model access is switched"),
+        Option("environment", str, None, "environment name shown (default: the profile's)"),
+    )
 
     def __init__(
         self,
@@ -49,7 +56,6 @@ class LiteLLMModels(FlagStore):
         environment: str = "production",
         read_only: bool = False,
         transport: httpx.BaseTransport | None = None,
-        **_: Any,
     ) -> None:
         super().__init__(read_only=read_only)
         self.team_id = team_id

@@ -42,6 +42,7 @@ from connectors.errors import (
     InvalidResponse,
     NotFound,
 )
+from connectors.options import Option
 from connectors.records import BackendStatus, ChangeEvent, Flag, FlagEnvironment, Variant
 from connectors.support import http as http_client
 from connectors.support.redact import redact_url
@@ -101,6 +102,13 @@ class UnleashFlags(FlagStore):
 
     kind = "unleash"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read", "write", "variants", "events"})
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("url", str, doc="Unleash root, e.g. http://unleash:4242"),
+        Option("token", str, doc="admin API token", secret=True),
+        Option("project", str, "default", "Unleash project"),
+        Option("environment", str, None, "Unleash environment (default: the profile's)"),
+        Option("timeout", float, 10.0, "seconds per request"),
+    )
 
     def __init__(
         self,
@@ -112,7 +120,6 @@ class UnleashFlags(FlagStore):
         read_only: bool = False,
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
-        **_: Any,
     ) -> None:
         super().__init__(read_only=read_only)
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret

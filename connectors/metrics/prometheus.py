@@ -28,6 +28,7 @@ from connectors.errors import (
     QueryError,
 )
 from connectors.metrics.promql_schemes import Scheme, scheme
+from connectors.options import Option
 from connectors.records import BackendStatus, Kpis, MetricSeries
 from connectors.support.redact import redact_url
 
@@ -63,6 +64,18 @@ class PrometheusMetrics(MetricsSource):
 
     kind = "prometheus"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read"})
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("url", str, doc="server root, e.g. https://prom.internal"),
+        Option("token", str, None, "bearer token", secret=True),
+        Option("username", str, None, "basic-auth user (with password)"),
+        Option("password", str, None, "basic-auth password", secret=True),
+        Option("scheme", str, "playbook", "metric naming: playbook, otel-genai or litellm"),
+        Option("panels", dict, None, "signal -> PromQL overrides"),
+        Option("timeout", float, 10.0, "seconds per request"),
+        Option("retries", int, 2, "retries on connection errors, timeouts, 429, 502-504"),
+        Option("backoff", float, 0.3, "first retry delay in seconds, doubled each time"),
+        Option("verify", bool, True, "verify the server's TLS certificate"),
+    )
 
     def __init__(
         self,
@@ -77,7 +90,6 @@ class PrometheusMetrics(MetricsSource):
         retries: int = 2,
         backoff: float = 0.3,
         verify: bool = True,
-        **_: Any,
     ) -> None:
         if not url:
             raise ValueError("prometheus connector needs a url")

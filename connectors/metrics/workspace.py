@@ -15,9 +15,10 @@ import sqlite3
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from connectors.base import GROUPINGS, SIGNALS, MetricsSource
+from connectors.options import Option
 from connectors.records import BackendStatus, Kpis, MetricSeries
 from connectors.workspace.connection import PerThreadStore
 from connectors.workspace.late_rows import StoreWatch
@@ -50,8 +51,11 @@ class WorkspaceMetrics(PerThreadStore, MetricsSource):
 
     kind = "workspace"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read"})
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("path", Path, None, "store.db (default: the profile's workspace)"),
+    )
 
-    def __init__(self, *, path: str | Path, **_: Any) -> None:
+    def __init__(self, *, path: str | Path) -> None:
         PerThreadStore.__init__(self, path)
         self._late = StoreWatch(Path(path))
 

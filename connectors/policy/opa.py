@@ -15,6 +15,7 @@ from connectors.errors import (
     InvalidResponse,
     QueryError,
 )
+from connectors.options import Option
 from connectors.policy.decision import decision
 from connectors.records import BackendStatus, PolicyDecision
 from connectors.support import http as http_client
@@ -27,6 +28,12 @@ class OpaHttpPolicy(PolicyEngine):
 
     kind = "opa"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read"})
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("url", str, doc="OPA server root, e.g. http://opa:8181"),
+        Option("package", str, "ai/gateway", "policy package (dots or slashes)"),
+        Option("token", str, "", "bearer token", secret=True),
+        Option("timeout_s", float, 5.0, "seconds per request"),
+    )
 
     def __init__(
         self,
@@ -36,7 +43,6 @@ class OpaHttpPolicy(PolicyEngine):
         token: str = "",
         timeout_s: float = 5.0,
         transport: httpx.BaseTransport | None = None,
-        **_: Any,
     ) -> None:
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
         self.package = package.replace(".", "/").strip("/")

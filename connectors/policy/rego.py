@@ -20,6 +20,7 @@ from connectors.errors import (
     NotFound,
     QueryError,
 )
+from connectors.options import Option
 from connectors.policy.decision import decision
 from connectors.records import BackendStatus, PolicyDecision
 
@@ -31,8 +32,12 @@ class RegoPolicy(PolicyEngine):
 
     kind = "rego"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read"})
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("path", Path, doc="Rego policy file"),
+        Option("query", str, "data.ai.gateway", "package to evaluate"),
+    )
 
-    def __init__(self, *, path: str | Path, query: str = "data.ai.gateway", **_: Any) -> None:
+    def __init__(self, *, path: str | Path, query: str = "data.ai.gateway") -> None:
         self.path = Path(path)
         self.query = query
         self._lock = threading.Lock()

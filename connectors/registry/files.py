@@ -23,12 +23,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import yaml
 
 from connectors.base import Registry, RegistryEntry
 from connectors.errors import BackendUnavailable, NotFound, ReadOnlyError
+from connectors.options import Option
 from connectors.records import BackendStatus, PromptVersion
 from connectors.support.atomic import locked, write_atomic
 from connectors.support.yaml_lines import Located, YamlFileError, load
@@ -102,8 +103,11 @@ class FilesRegistry(Registry):
 
     kind = "files"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read", "write", "aliases"})
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("path", Path, doc="directory of prompt and model YAML files"),
+    )
 
-    def __init__(self, *, path: str | Path, read_only: bool = False, **_: Any) -> None:
+    def __init__(self, *, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
         self.errors: list[str] = []

@@ -37,6 +37,7 @@ from connectors.errors import (
     QueryError,
     ReadOnlyError,
 )
+from connectors.options import Option
 from connectors.records import Alias, BackendStatus, PromptVersion
 from connectors.support import http as http_client
 from connectors.support.redact import redact_url
@@ -65,6 +66,12 @@ class LangfusePrompts(Registry):
 
     kind = "langfuse"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read", "write", "aliases"})
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("url", str, "https://cloud.langfuse.com", "cloud or self-hosted root"),
+        Option("public_key", str, "", "project public key (pk-lf-...)"),
+        Option("secret_key", str, "", "project secret key (sk-lf-...)", secret=True),
+        Option("timeout", float, 10.0, "seconds per request"),
+    )
 
     def __init__(
         self,
@@ -75,7 +82,6 @@ class LangfusePrompts(Registry):
         timeout: float = 10.0,
         read_only: bool = False,
         transport: httpx.BaseTransport | None = None,
-        **_: Any,
     ) -> None:
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
         self.read_only = read_only

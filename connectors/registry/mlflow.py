@@ -32,6 +32,7 @@ from connectors.errors import (
     QueryError,
     ReadOnlyError,
 )
+from connectors.options import Option
 from connectors.records import Alias, BackendStatus, PromptVersion
 from connectors.support.redact import redact_url
 
@@ -71,6 +72,12 @@ class MlflowRegistry(Registry):
 
     kind = "mlflow"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read", "write", "aliases"})
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("url", str, doc="tracking server root, e.g. http://mlflow:5000"),
+        Option("token", str, None, "bearer token", secret=True),
+        Option("timeout", float, 10.0, "seconds per request"),
+        Option("retries", int, 2, "retries on connection failures"),
+    )
 
     def __init__(
         self,
@@ -80,7 +87,6 @@ class MlflowRegistry(Registry):
         timeout: float = 10.0,
         read_only: bool = False,
         retries: int = 2,
-        **_: Any,
     ) -> None:
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
         self.read_only = read_only

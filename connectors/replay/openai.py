@@ -32,6 +32,7 @@ import orjson
 
 from connectors.base import Completion, ReplayTarget
 from connectors.errors import AuthError, BackendUnavailable, InvalidResponse, QueryError
+from connectors.options import Option
 from connectors.records import BackendStatus
 from connectors.support.redact import redact_url
 
@@ -69,6 +70,18 @@ class OpenAICompatTarget(ReplayTarget):
 
     kind = "openai"
     capabilities: ClassVar[frozenset[str]] = frozenset({"replay"})
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("url", str, doc="API root, e.g. http://127.0.0.1:18080/v1"),
+        Option("model", str, "", "model name sent (default: the logged model)"),
+        Option("api_key", str, "", "bearer key", secret=True),
+        Option("production", bool, False, "a production target: refused unless allowed"),
+        Option("timeout", float, 60.0, "seconds per completion"),
+        Option("connect_timeout", float, 5.0, "seconds to connect"),
+        Option("retries", int, 3, "retries on connection errors, 429 and 5xx"),
+        Option("backoff", float, 0.5, "first retry delay in seconds, doubled each time"),
+        Option("max_retry_after", float, 60.0, "longest Retry-After honoured, seconds"),
+        Option("max_connections", int, 32, "concurrent connections"),
+    )
 
     def __init__(
         self,
@@ -83,7 +96,6 @@ class OpenAICompatTarget(ReplayTarget):
         backoff: float = 0.5,
         max_retry_after: float = 60.0,
         max_connections: int = 32,
-        **_: Any,
     ) -> None:
         base = str(url).rstrip("/")
         self.endpoint = base if base.endswith("/chat/completions") else base + "/chat/completions"

@@ -15,6 +15,7 @@ import orjson
 
 from connectors.base import Page, RequestFilter, RequestLog
 from connectors.errors import NotFound, QueryError
+from connectors.options import Option
 from connectors.records import BackendStatus, RequestRecord
 from connectors.workspace.connection import PerThreadStore
 from connectors.workspace.schema import REQUEST_COLUMNS
@@ -110,8 +111,11 @@ class WorkspaceRequestLog(PerThreadStore, RequestLog):
 
     kind = "workspace"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read", "search"})
+    OPTIONS: ClassVar[tuple[Option, ...]] = (
+        Option("path", Path, None, "store.db (default: the profile's workspace)"),
+    )
 
-    def __init__(self, *, path: str | Path, **_: Any) -> None:
+    def __init__(self, *, path: str | Path) -> None:
         PerThreadStore.__init__(self, path)
 
     def ping(self) -> BackendStatus:

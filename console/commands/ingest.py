@@ -71,10 +71,12 @@ class _Bar:
 
 def run(args: argparse.Namespace) -> int:
     from console.core.errors import LlmdeckError
+    from console.core.readonly import check_local
     from console.ingest.runner import IngestReport, expand, ingest
     from console.requests.query import FilterError, parse_when
 
     session = open_session(args)
+    check_local(session, "ingest")  # before the store is even created
     conn = session.store()
     try:
         since = parse_when(args.since) if args.since else None

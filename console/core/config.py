@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors import discovery
+from connectors import options as options_mod
 from connectors.support.yaml_lines import KeyPath, Located, YamlFileError, load
 from console.core import settings as config_settings
 from console.core.errors import ConfigError
@@ -73,6 +74,7 @@ class ConnectorSpec:
     kind: str
     options: dict[str, Any]
     where: str
+    key_where: dict[str, str] = field(default_factory=dict)  # option -> "file:line: key"
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,11 @@ def _profile(doc: Located, name: str, spec: Any) -> Profile:
     if not isinstance(refresh, int | float) or refresh <= 0:
         raise _err(doc, (*base, "refresh_seconds"), "must be a positive number")
     root = doc.file.parent
-    workspace = _path(root, spec["workspace"]) if spec.get("workspace") else None
+    workspace = (
+        _checked_path(doc, (*base, "workspace"), root, spec["workspace"])
+        if spec.get("workspace")
+        else None
+    )
     connectors = {}
     for cap in discovery.CAPABILITIES:
         if cap == "replay" or cap not in spec:
@@ -237,40 +243,77 @@ def _path(root: Path, value: Any) -> Path:
     return path if path.is_absolute() else (root / path).resolve()
 
 
+def _checked_path(doc: Located, path: KeyPath, root: Path, value: Any) -> Path:
+    """``value`` resolved against ``root``; a NUL or ``~nosuchuser`` is a ConfigError."""
+    if not isinstance(value, str) or not value or "\x00" in value:
+        raise _err(doc, path, "expected a path (a non-empty string without NUL characters)")
+    try:
+        return _path(root, value)
+    except (RuntimeError, ValueError, OSError) as exc:  # expanduser, resolve
+        raise _err(doc, path, f"not a usable path: {exc}") from None
+
+
+def _declared(cap: str, kind: str) -> tuple[options_mod.Option, ...] | None:
+    """The kind's declared options, or None when its class declares none or
+    cannot be imported here (``Session.build`` then reports it as unavailable)."""
+    try:
+        cls = discovery.load(cap, kind)
+    except (KeyError, ImportError):
+        return None
+    return options_mod.declared(cls)
+
+
+def _is_secret_ref(value: Any) -> bool:
+    return isinstance(value, dict) and bool(set(value) & {"keyring", "env"})
+
+
 def _connector(
     doc: Located, path: KeyPath, cap: str, spec: Any, root: Path, workspace: Path | None
 ) -> ConnectorSpec:
     if not isinstance(spec, dict) or "kind" not in spec:
         raise _err(doc, path, "needs a mapping with a 'kind'")
-    kind = str(spec["kind"])
+    if not isinstance(spec["kind"], str):
+        raise _err(doc, (*path, "kind"), "expected a connector kind name")
+    kind = spec["kind"]
     known = discovery.kinds(cap)
     if kind not in known:
         raise _err(
             doc, (*path, "kind"), f"unknown connector kind {kind!r} (known: {', '.join(known)})"
         )
+    declared = _declared(cap, kind)
+    types = {o.name: o.type for o in declared or ()}
     options: dict[str, Any] = {}
+    key_where: dict[str, str] = {}
     for key, value in spec.items():
         if key == "kind":
             continue
-        where = _where(doc, (*path, key))
-        if isinstance(value, dict) and set(value) & {"keyring", "env"}:
+        key = str(key)
+        where = key_where[key] = _where(doc, (*path, key))
+        if _is_secret_ref(value):
             if len(value) != 1 or not isinstance(next(iter(value.values())), str):
                 raise _err(doc, (*path, key), "a secret is {keyring: NAME} or {env: VAR}")
             source, name = next(iter(value.items()))
             options[key] = SecretRef(source, name, where)
-        elif any(w in str(key).lower() for w in SECRET_WORDS):
+        elif declared is None and any(w in key.lower() for w in SECRET_WORDS):
+            # Undeclared (third-party) kinds: guess secrets by name; declared
+            # kinds say which options are secrets, checked below.
             raise _err(
                 doc,
                 (*path, key),
                 "secrets are never stored in the file; write "
                 "{keyring: NAME} (see `llmdeck secrets set`) or {env: VAR}",
             )
-        elif key in ("path", "file") and isinstance(value, str):
-            options[key] = _path(root, value)
+        elif types.get(key) is Path or (declared is None and key in ("path", "file")):
+            options[key] = _checked_path(doc, (*path, key), root, value)
         else:
             options[key] = value
+    if declared is not None:
+        try:
+            options_mod.check(options, declared, is_secret=lambda v: isinstance(v, SecretRef))
+        except options_mod.OptionError as exc:
+            raise _err(doc, (*path, exc.key), exc.message) from None
     if kind == "workspace" and "path" not in options:
         if workspace is None:
             raise _err(doc, path, "a workspace connector needs the profile's 'workspace'")
         options["path"] = workspace / "store.db"
-    return ConnectorSpec(cap, kind, options, _where(doc, path))
+    return ConnectorSpec(cap, kind, options, _where(doc, path), key_where)

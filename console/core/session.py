@@ -14,11 +14,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from connectors import discovery
+from connectors import discovery, options
 from connectors.base import Connector, FlagStore, MetricsSource, Registry, ReplayTarget, RequestLog
 from connectors.workspace.schema import SchemaError, connect
-from console.core.config import ConnectorSpec, Profile
-from console.core.errors import LlmdeckError, WorkspaceError
+from console.core.config import ConnectorSpec, Profile, SecretRef
+from console.core.errors import ConfigError, LlmdeckError, WorkspaceError
 from console.core.secrets import resolve_options
 
 
@@ -57,22 +57,42 @@ class Session:
         return self._store
 
     def build(self, spec: ConnectorSpec) -> Connector:
-        """Construct a connector from its spec. Raises LlmdeckError with the reason."""
-        options = resolve_options(spec.options)  # a missing secret is reported first
+        """Construct a connector from its spec.
+
+        Raises ConfigError naming the file, line and key when an option does
+        not match the kind's declaration, LlmdeckError for anything else.
+        """
         try:
             cls = discovery.load(spec.capability, spec.kind)
         except (KeyError, ImportError) as exc:
             raise LlmdeckError(
                 f"{spec.where}: connector {spec.kind!r} unavailable: {exc}"
             ) from None
+        declared = options.declared(cls)
+        if declared is not None:
+            # The loader checked this already; a spec built in code (tests,
+            # the demo) gets the same check, before any secret is read.
+            given = {
+                k: v for k, v in spec.options.items() if k != "path" or spec.kind != "workspace"
+            }
+            try:
+                options.check(given, declared, is_secret=lambda v: isinstance(v, SecretRef))
+            except options.OptionError as exc:
+                where = spec.key_where.get(exc.key, spec.where)
+                raise ConfigError(f"{where}: {exc.message}") from None
+        values = resolve_options(spec.options)  # a missing secret is reported here
+        # Set by the session, never by a profile: --read-only must reach the
+        # connector itself (defence in depth), whatever the file says.
         if spec.capability in ("flags", "registry"):
-            options.setdefault("read_only", self.read_only)
+            values["read_only"] = self.read_only
         if spec.capability == "flags":
-            options.setdefault("environment", self.profile.environment)
+            values.setdefault("environment", self.profile.environment)
         try:
-            return cls(**options)
-        except TypeError as exc:
+            return cls(**values)
+        except TypeError as exc:  # undeclared (third-party) kinds only
             raise LlmdeckError(f"{spec.where}: bad options for {spec.kind}: {exc}") from None
+        except ValueError as exc:  # a value the declaration cannot express (empty url)
+            raise ConfigError(f"{spec.where}: {spec.kind}: {exc}") from None
 
     def connector(self, capability: str) -> Connector | None:
         """The connector for ``capability``, or None when the profile has none."""

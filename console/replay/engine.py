@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from connectors.base import Completion, ReplayTarget
 from connectors.errors import ConnectorError, NotFound
 from connectors.records import PromptVersion, ReplayResult, RequestRecord
-from console.core import clock
+from console.core import clock, readonly
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 from console.replay import cost as costs
@@ -86,6 +86,9 @@ class Replayer:
     ) -> None:
         if options.repeat < 1:
             raise LlmdeckError("--repeat must be at least 1")
+        # Here, not in each command: the CLI and the Replays screen both
+        # build a Replayer, so --read-only refuses replays in both.
+        readonly.check_local(session, "replay")
         self.session = session
         self.options = options
         self.target_name = options.target or default_target(session)
