@@ -47,7 +47,10 @@ def _diff(kind: str, key: str, before: Any, after: Any) -> str:
 
 
 def from_history(conn: sqlite3.Connection, start: datetime, end: datetime) -> list[ChangeEvent]:
-    """Markers for every snapshot in [start, end) that differs from the one before it."""
+    """Markers for every snapshot in [start, end) that differs from the one before it.
+
+    A key's first snapshot has nothing before it: it is the baseline, never a marker.
+    """
     rows = conn.execute(
         "SELECT ts, kind, source, key, state FROM history WHERE ts < ? ORDER BY kind, key, ts, id",
         (ts_ms(end),),
@@ -57,9 +60,12 @@ def from_history(conn: sqlite3.Connection, start: datetime, end: datetime) -> li
     lo = ts_ms(start)
     for ts, kind, source, key, state in rows:
         after = json.loads(state)
+        seen = (kind, key) in last
         before = last.get((kind, key))
         last[(kind, key)] = after
-        if ts >= lo:
+        # The first snapshot of a key is a baseline (the state when llmdeck first
+        # looked, e.g. the first Registry visit), not a change: no marker.
+        if seen and ts >= lo:
             out.append(
                 ChangeEvent(
                     from_ms(ts), f"history:{source}", _diff(kind, key, before, after), "", key
