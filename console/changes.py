@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.errors import ConnectorError
@@ -111,3 +111,18 @@ def load(session: Session, start: datetime, end: datetime) -> Changes:
         problems.append(f"flag events: {exc}")
     events.sort(key=lambda e: (e.ts, e.source))
     return Changes(tuple(events), tuple(problems))
+
+
+# How far back the changes list looks for the latest changes before the range.
+EARLIER_LOOKBACK = timedelta(days=7)
+EARLIER_COUNT = 3
+
+
+def latest_before(
+    session: Session, start: datetime, count: int = EARLIER_COUNT
+) -> tuple[ChangeEvent, ...]:
+    """The ``count`` newest markers in the week before ``start``, oldest first.
+
+    Best effort: what failed is already named by ``load`` for the range itself.
+    """
+    return load(session, start - EARLIER_LOOKBACK, start).events[-count:] if count > 0 else ()

@@ -97,6 +97,24 @@ def test_budgets_and_slos_on_the_demo(demo_session: Session, demo_dir: Path) -> 
     assert refusal.burn_1h > refusal.burn_6h > 1.0
 
 
+def test_default_range_shows_the_cause(demo_session: Session) -> None:
+    """Issue 17 defect 4: at the default 1 h range the refusal KPI is judged bad
+    (against its baseline and SLO) and the v14 canary flag change, 3 h before, is
+    listed as before the range instead of "no changes in this range"."""
+    from console import kpis, overview_data
+    from screens.overview import _changes_text
+
+    judged = {c.key: c for c in kpis.cards(kpis.load_frame(demo_session, RANGES["1h"]))}
+    assert judged["refusal_rate"].severity == "bad", judged["refusal_rate"]
+    assert judged["requests_per_min"].severity == "ok"
+    assert judged["latency_p95_ms"].text.startswith("~")  # read off buckets: an estimate
+    data = overview_data.load(demo_session, RANGES["1h"], "none")
+    assert not data.changes
+    assert any(e.ts == CANARY and "v14 50%" in e.what for e in data.earlier)
+    text = _changes_text(data)
+    assert "v14 50%" in text and "(before range)" in text
+
+
 async def test_group_and_range_keys(demo_session: Session) -> None:
     app = LlmdeckApp(demo_session)
     async with app.run_test(size=SIZE) as pilot:
