@@ -115,6 +115,23 @@ def test_default_range_shows_the_cause(demo_session: Session) -> None:
     assert "v14 50%" in text and "(before range)" in text
 
 
+def test_latency_slo_period_and_windows_agree(demo_session: Session) -> None:
+    """Issue 17 defect 10: the p95 SLO read 0% bad minutes over its 24 h period
+    (hourly p95s hide bad minutes) while its 6 h window, inside that period, had
+    bad minutes. Bad minutes in a window are bad minutes of the period too."""
+    metrics = demo_session.metrics()
+    assert metrics is not None
+    statuses = {s.objective: s for s in slo.evaluate(metrics, demo_session.profile.settings,
+                                                      FIXED_NOW)}  # fmt: skip
+    p95 = statuses["p95_latency_ms"]
+    assert p95.burn_6h is not None and p95.burn_6h > 0  # the demo has slow minutes
+    assert p95.observed is not None and p95.observed > 0
+    assert p95.budget_left is not None and p95.budget_left < 1
+    # 6 h of the 24 h period: the period holds at least the window's bad minutes
+    share_6h = p95.burn_6h * slo.LATENCY_ALLOWED_BAD
+    assert p95.observed >= share_6h * 6 / 24 * 0.5  # request weights differ by hour
+
+
 async def test_group_and_range_keys(demo_session: Session) -> None:
     app = LlmdeckApp(demo_session)
     async with app.run_test(size=SIZE) as pilot:
