@@ -17,7 +17,6 @@ from textual.widgets import Static
 from textual.worker import Worker
 
 from connectors.base import GROUPINGS, RequestFilter
-from connectors.records import Kpis
 from console.core import clock
 from console.core.errors import LlmdeckError
 from console.core.spans import DEFAULT_RANGE, RANGES
@@ -75,7 +74,7 @@ class OverviewScreen(DeckScreen):
             yield Static("", id="slos")
 
     def on_mount(self) -> None:
-        self.kpi_poller: Poller[Kpis] = Poller(
+        self.kpi_poller: Poller[kpis.KpiFrame] = Poller(
             self,
             "kpis",
             self._load,
@@ -87,10 +86,11 @@ class OverviewScreen(DeckScreen):
 
     # -- KPI strip -----------------------------------------------------------------
 
-    def _load(self) -> Kpis:
-        return kpis.load(self.session, RANGES[self.range_name])
+    def _load(self) -> kpis.KpiFrame:
+        return kpis.load_frame(self.session, RANGES[self.range_name])
 
-    def _show(self, k: Kpis) -> None:
+    def _show(self, frame: kpis.KpiFrame) -> None:
+        k = frame.kpis
         if k.end - k.start != RANGES[self.range_name].span:
             # The range changed while this load ran: load the new one right away.
             self.call_after_refresh(self.kpi_poller.refresh_now)
@@ -98,7 +98,7 @@ class OverviewScreen(DeckScreen):
             f"last {self.range_name} · group by {self.group_by} · {k.requests:,} requests · "
             f"updated {k.end:%H:%M:%S} · t/T range, g group"
         )
-        self.query_one(KpiStrip).show(kpis.cards(k), caption)
+        self.query_one(KpiStrip).show(kpis.cards(frame), caption)
         if self.charts_poller is None:
             self.call_after_refresh(self._mount_charts)
 
@@ -237,7 +237,15 @@ def _set_text(widget: Static, text: str) -> None:
 
 def _changes_text(data: OverviewData) -> str:
     lines = ["[b]changes[/b] (red lines on the charts)"]
-    for e in data.changes[-8:]:
+    room = 8
+    # The latest changes before the range keep at least one line: at the default
+    # 1 h range they are often the cause (the v14 canary went out 3 h ago).
+    shown = list(data.changes[-(room - 1 if data.earlier else room) :])
+    earlier = list(data.earlier[-max(1, room - max(len(shown), 1)) :])
+    for e in earlier:
+        who = f" · {e.who}" if e.who else ""
+        lines.append(f"[$text-muted]{e.ts:%m-%d %H:%M} {e.what}{who} (before range)[/]")
+    for e in shown:
         who = f" · {e.who}" if e.who else ""
         lines.append(f"{e.ts:%m-%d %H:%M} {e.what}{who}")
     if not data.changes:

@@ -4,8 +4,7 @@ Every figure comes from the per-minute and per-hour rollups that ingest keeps
 up to date, never from a scan of the request table: a scan costs about a
 second at 1M rows, a rollup read a few milliseconds. Long ranges read whole
 hours from the hourly rollup and the ragged edges from the per-minute one.
-Percentiles are interpolated inside latency histogram buckets, the way
-Prometheus' ``histogram_quantile`` does.
+Percentiles are estimated from latency histogram buckets (see ``quantile``).
 """
 
 from __future__ import annotations

@@ -103,29 +103,35 @@ def local_rows(store: sqlite3.Connection, since: datetime | None = None) -> list
 
 
 def alias_rows(store: sqlite3.Connection, since: datetime | None = None) -> list[AuditRow]:
-    """Alias maps over time, from the store's history snapshots."""
+    """Alias moves since ``since``, from the store's history snapshots.
+
+    Every snapshot is read (the table holds one row per change, so it stays
+    small) because a row's ``before`` is the snapshot preceding it, which may
+    be older than ``since``. A key's first snapshot is the baseline seen on the
+    first poll, not a move: it gives no row.
+    """
     rows = store.execute(
-        "SELECT ts, source, key, state FROM history WHERE kind = 'alias' AND ts >= ? "
-        "ORDER BY ts, id",
-        (ts_ms(since) if since else 0,),
+        "SELECT ts, source, key, state FROM history WHERE kind = 'alias' ORDER BY ts, id"
     ).fetchall()
+    lo = ts_ms(since) if since else 0
     out = []
     previous: dict[str, Any] = {}
     for ts, source, key, state in rows:
         after = _load(state)
-        out.append(
-            AuditRow(
-                from_ms(ts),
-                "history",
-                "",
-                "",
-                f"aliases ({source})",
-                key,
-                "",
-                previous.get(key),
-                after,
+        if key in previous and ts >= lo:
+            out.append(
+                AuditRow(
+                    from_ms(ts),
+                    "history",
+                    "",
+                    "",
+                    f"aliases ({source})",
+                    key,
+                    "",
+                    previous[key],
+                    after,
+                )
             )
-        )
         previous[key] = after
     return out
 

@@ -105,7 +105,10 @@ def load_frame(session: Session, group_by: str, start: datetime, end: datetime) 
         raise ValueError(f"unknown grouping {group_by!r} (choose {', '.join(GROUPS)})")
     sql = (
         f"SELECT {GROUPS[group_by]} AS grp, prompt_id, ts, tokens_out, cost_usd, latency_ms, "
-        "refusal, status IN ('error', 'timeout') AS is_error, status = 'blocked' AS is_blocked, "
+        "refusal, status IN ('error', 'timeout') AS is_error, "
+        # A kill switch answers "blocked" too, but an operator tripped it: counting
+        # it as a safety block raised a false block-rate alert after every trip.
+        "status = 'blocked' AND COALESCE(error, '') NOT LIKE 'kill switch%' AS is_blocked, "
         "finish_reason, system_fingerprint, "
         "json_extract(retrieval, '$.scores[0]') AS top_score "
         "FROM requests WHERE ts >= ? AND ts < ?"
@@ -130,8 +133,27 @@ def compute(session: Session, group_by: str = "prompt_version") -> DriftReport:
         else:
             base_g = base[base["grp"] == group]
         rows.extend(_rows(str(group), base_g, cur_g, th))
-    rows.sort(key=lambda r: (-STATUS_RANK[r.status], -r.severity, r.group, r.signal))
+    rows.sort(key=rank_key)
     return DriftReport(group_by, cur_w, base_w, tuple(rows))
+
+
+# Signals whose rise means requests failing the user (refused, erroring, blocked):
+# what an on-call engineer is paged for and what SLOs guard.
+FAILURE_SIGNALS = frozenset(signal for signal, _, _ in RATES)
+
+
+def rank_key(row: DriftRow) -> tuple[int, int, float, str, str]:
+    """Worst first: by status, then failure rates before shape drifts, then by the
+    statistic normalised by its own alert threshold (``DriftRow.severity``).
+
+    Normalising alone does not make PSI and z comparable: on the demo the v14
+    canary's shorter answers move output length and cost by PSI 0.5-1.5 (2-6x the
+    alert threshold) while its refusal rate triples at z 8.6-9.1 (1.7-1.8x), so the
+    incident ranked 7th of 7 alerts. Within a status, a failure-rate alert comes
+    first; within a tier the normalised severity orders the rows.
+    """
+    tier = 0 if row.signal in FAILURE_SIGNALS else 1
+    return (-STATUS_RANK[row.status], tier, -row.severity, row.group, row.signal)
 
 
 def _rows(group: str, base: pd.DataFrame, cur: pd.DataFrame, th: Thresholds) -> list[DriftRow]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.errors import ConnectorError
@@ -47,7 +47,10 @@ def _diff(kind: str, key: str, before: Any, after: Any) -> str:
 
 
 def from_history(conn: sqlite3.Connection, start: datetime, end: datetime) -> list[ChangeEvent]:
-    """Markers for every snapshot in [start, end) that differs from the one before it."""
+    """Markers for every snapshot in [start, end) that differs from the one before it.
+
+    A key's first snapshot has nothing before it: it is the baseline, never a marker.
+    """
     rows = conn.execute(
         "SELECT ts, kind, source, key, state FROM history WHERE ts < ? ORDER BY kind, key, ts, id",
         (ts_ms(end),),
@@ -57,9 +60,12 @@ def from_history(conn: sqlite3.Connection, start: datetime, end: datetime) -> li
     lo = ts_ms(start)
     for ts, kind, source, key, state in rows:
         after = json.loads(state)
+        seen = (kind, key) in last
         before = last.get((kind, key))
         last[(kind, key)] = after
-        if ts >= lo:
+        # The first snapshot of a key is a baseline (the state when llmdeck first
+        # looked, e.g. the first Registry visit), not a change: no marker.
+        if seen and ts >= lo:
             out.append(
                 ChangeEvent(
                     from_ms(ts), f"history:{source}", _diff(kind, key, before, after), "", key
@@ -105,3 +111,18 @@ def load(session: Session, start: datetime, end: datetime) -> Changes:
         problems.append(f"flag events: {exc}")
     events.sort(key=lambda e: (e.ts, e.source))
     return Changes(tuple(events), tuple(problems))
+
+
+# How far back the changes list looks for the latest changes before the range.
+EARLIER_LOOKBACK = timedelta(days=7)
+EARLIER_COUNT = 3
+
+
+def latest_before(
+    session: Session, start: datetime, count: int = EARLIER_COUNT
+) -> tuple[ChangeEvent, ...]:
+    """The ``count`` newest markers in the week before ``start``, oldest first.
+
+    Best effort: what failed is already named by ``load`` for the range itself.
+    """
+    return load(session, start - EARLIER_LOOKBACK, start).events[-count:] if count > 0 else ()

@@ -152,8 +152,14 @@ def report(session: Session, rng: TimeRange, group_by: str) -> dict[str, Any]:
         "end": end.isoformat(),
         "step_s": rng.step_s,
     }
-    k = metrics.kpis(start, end)
-    out["kpis"] = {c.key: c.value for c in kpis.cards(k)} | {"requests": k.requests}
+    frame = kpis.load_frame(session, rng)
+    k = frame.kpis
+    judged = kpis.cards(frame)
+    out["kpis"] = {c.key: c.value for c in judged} | {"requests": k.requests}
+    # Same judgement as the strip's colours; p95 is read off buckets (an estimate).
+    out["kpi_severity"] = {
+        c.key: {"severity": c.severity, "why": c.why, "estimate": c.estimate} for c in judged
+    }
     out["panels"] = {
         p.key: load_panel(metrics, p, start, end, rng.step_s, group_by).to_dict() for p in PANELS
     }
@@ -161,6 +167,10 @@ def report(session: Session, rng: TimeRange, group_by: str) -> dict[str, Any]:
     out["changes"] = [
         {"ts": e.ts.isoformat(), "source": e.source, "what": e.what, "who": e.who}
         for e in ch.events
+    ]
+    out["changes_before_range"] = [
+        {"ts": e.ts.isoformat(), "source": e.source, "what": e.what, "who": e.who}
+        for e in changes.latest_before(session, start)
     ]
     out["problems"] = list(ch.problems)
     settings = session.profile.settings

@@ -23,6 +23,9 @@ class OverviewData:
 
     panels: dict[str, PanelData]
     changes: tuple[ChangeEvent, ...] = ()
+    # The latest changes before the range: at a short range the cause of what the
+    # charts show often happened just before it (a canary 3 h ago, seen at 1 h).
+    earlier: tuple[ChangeEvent, ...] = ()
     costs: list[budgets.ModelCost] = field(default_factory=list)
     budgets: list[budgets.Budget] = field(default_factory=list)
     slos: list[slo.SloStatus] = field(default_factory=list)
@@ -38,6 +41,7 @@ def load(session: Session, rng: TimeRange, group_by: str) -> OverviewData:
     found = changes.load(session, start, end)
     data.changes = found.events
     data.problems.extend(found.problems)
+    data.earlier = changes.latest_before(session, start)
     metrics = panels.metrics_source(session)
     settings = session.profile.settings
     try:

@@ -47,13 +47,15 @@ def weighted(
     end: datetime,
     group_by: str,
     transform: Callable[[float], float] = lambda v: v,
+    step_s: int | None = None,
 ) -> dict[str, tuple[float | None, float]]:
     """Request-weighted mean of ``transform(signal)`` per group, and the request count.
 
     ``transform`` turns a per-step value into what is averaged (for example
-    1.0 when a step's p95 broke its objective).
+    1.0 when a step's p95 broke its objective). ``step_s`` fixes the step (seconds);
+    by default it follows the window (``step_for_window``).
     """
-    step = step_for_window(start, end)
+    step = step_s or step_for_window(start, end)
     weights = {
         key(s, group_by): dict(s.points)
         for s in metrics.series("requests", start, end, step, group_by)

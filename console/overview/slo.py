@@ -29,6 +29,7 @@ from console.core.spans import parse_span
 from console.overview.series_math import weighted
 
 LATENCY_ALLOWED_BAD = 0.05
+LATENCY_STEP_S = 60  # a "bad minute" is judged on that minute's own p95
 WINDOWS = (("1h", timedelta(hours=1)), ("6h", timedelta(hours=6)))
 
 
@@ -63,7 +64,18 @@ def _bad_share(
     """(bad share, allowed share) for one objective over [start, end)."""
     signal = OBJECTIVES[key][0]
     if key == "p95_latency_ms":
-        got = weighted(metrics, signal, start, end, "route", lambda v: 1.0 if v > target else 0.0)
+        # Always per minute, whatever the window: an hourly p95 smooths away the bad
+        # minutes, so the 24 h period read 0% bad (budget untouched) while its own
+        # 1 h and 6 h windows, read per minute, burned it.
+        got = weighted(
+            metrics,
+            signal,
+            start,
+            end,
+            "route",
+            lambda v: 1.0 if v > target else 0.0,
+            step_s=LATENCY_STEP_S,
+        )
         return got.get(route, (None, 0.0))[0], LATENCY_ALLOWED_BAD
     value = weighted(metrics, signal, start, end, "route").get(route, (None, 0.0))[0]
     if key == "eval_pass_ratio":

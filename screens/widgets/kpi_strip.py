@@ -37,10 +37,23 @@ class KpiStrip(Vertical):
         for card in cards:
             box = self.query_one(f"#kpi-{card.key}")
             box.query_one(".kpi-value", Static).update(card.text)
-            box.query_one(".kpi-label", Static).update(card.label)
+            box.query_one(".kpi-label", Static).update(_label(card))
+            # Severity is a class the theme colours (app.tcss): warn and bad stand
+            # out at any range; the label says why in words too, not by colour alone.
+            for severity in ("ok", "warn", "bad"):
+                box.set_class(card.severity == severity, f"-{severity}")
+            box.tooltip = card.why or None
         self.remove_class("-stale")
         self.query_one("#kpi-status", Static).update(caption)
 
     def stale(self, since: datetime, reason: str) -> None:
         self.add_class("-stale")
         self.query_one("#kpi-status", Static).update(f"stale since {since:%H:%M:%S}: {reason}")
+
+
+def _label(card: KpiCard) -> str:
+    """The label, with the short reason of a warn or bad: "refusals 1.7x", "SLO"."""
+    if card.severity == "ok" or not card.why:
+        return card.label
+    short = "SLO" if card.why.startswith("SLO") else card.why.split()[0]
+    return f"{card.label} {short}"

@@ -98,6 +98,42 @@ def test_budgets_and_slos_on_the_demo(demo_session: Session, demo_dir: Path) -> 
     assert refusal.burn_1h > refusal.burn_6h > 1.0
 
 
+def test_default_range_shows_the_cause(demo_session: Session) -> None:
+    """Issue 17 defect 4: at the default 1 h range the refusal KPI is judged bad
+    (against its baseline and SLO) and the v14 canary flag change, 3 h before, is
+    listed as before the range instead of "no changes in this range"."""
+    from console.overview import kpis
+    from console.overview import refresh as overview_data
+    from screens.overview import _changes_text
+
+    judged = {c.key: c for c in kpis.cards(kpis.load_frame(demo_session, RANGES["1h"]))}
+    assert judged["refusal_rate"].severity == "bad", judged["refusal_rate"]
+    assert judged["requests_per_min"].severity == "ok"
+    assert judged["latency_p95_ms"].text.startswith("~")  # read off buckets: an estimate
+    data = overview_data.load(demo_session, RANGES["1h"], "none")
+    assert not data.changes
+    assert any(e.ts == CANARY and "v14 50%" in e.what for e in data.earlier)
+    text = _changes_text(data)
+    assert "v14 50%" in text and "(before range)" in text
+
+
+def test_latency_slo_period_and_windows_agree(demo_session: Session) -> None:
+    """Issue 17 defect 10: the p95 SLO read 0% bad minutes over its 24 h period
+    (hourly p95s hide bad minutes) while its 6 h window, inside that period, had
+    bad minutes. Bad minutes in a window are bad minutes of the period too."""
+    metrics = demo_session.metrics()
+    assert metrics is not None
+    statuses = {s.objective: s for s in slo.evaluate(metrics, demo_session.profile.settings,
+                                                      FIXED_NOW)}  # fmt: skip
+    p95 = statuses["p95_latency_ms"]
+    assert p95.burn_6h is not None and p95.burn_6h > 0  # the demo has slow minutes
+    assert p95.observed is not None and p95.observed > 0
+    assert p95.budget_left is not None and p95.budget_left < 1
+    # 6 h of the 24 h period: the period holds at least the window's bad minutes
+    share_6h = p95.burn_6h * slo.LATENCY_ALLOWED_BAD
+    assert p95.observed >= share_6h * 6 / 24 * 0.5  # request weights differ by hour
+
+
 async def test_group_and_range_keys(demo_session: Session) -> None:
     app = LlmdeckApp(demo_session)
     async with app.run_test(size=SIZE) as pilot:

@@ -99,6 +99,9 @@ def test_demo_incident_is_the_top_alert(demo_session: Session) -> None:
     report = compute(demo_session, "prompt_version")
     top = report.rows[0]
     assert top.group == "support-answer@14" and top.status == "alert"
+    # Issue 17 defect 7: the refusal alert leads, not the cost and length drifts
+    # whose PSI is several times its threshold.
+    assert top.signal == "refusal_rate", [(r.group, r.signal) for r in report.rows[:7]]
     refusal = next(
         r for r in report.rows if r.group == "support-answer@14" and r.signal == "refusal_rate"
     )

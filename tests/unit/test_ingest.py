@@ -15,7 +15,7 @@ import pytest
 
 from connectors.logsources.files import MAX_LINE
 from connectors.workspace.schema import connect
-from console import ingest as ingest_mod
+from console.ingest import runner as ingest_mod
 from console.ingest.runner import IngestReport, expand, ingest
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"

@@ -123,6 +123,37 @@ def test_listing_snapshots_aliases_once(demo_copy: Path, frozen_clock: Any) -> N
     session.close()
 
 
+def test_first_registry_visit_is_a_baseline_not_a_change(
+    demo_copy: Path, frozen_clock: Any
+) -> None:
+    """Issue 17 defect 3: the first listing snapshots the models' aliases (they had
+    none in the store); that baseline must not show as a marker, a ``metrics``
+    change or an Audit row. A later real move still does."""
+    from console.audit import trail as audit_log
+    from console.core.spans import RANGES
+    from console.overview import markers as changes
+    from console.overview.panels import report
+
+    session = Session(demo_profile(demo_copy))
+    assert load_listing(session).snapshots == 3  # the three models, first seen now
+    hour = (FIXED_NOW - timedelta(hours=1), FIXED_NOW + timedelta(minutes=1))
+    models = {e.name for e in load_listing(session).models}
+    found = changes.load(session, *hour).events
+    assert not [e for e in found if e.target in models], found
+    rows, _ = audit_log.load(session, hour[0])
+    assert not [r for r in rows if r.target in models], rows
+    data = report(session, RANGES["1h"], "none")
+    assert not [c for c in data["changes"] if any(m in c["what"] for m in models)]
+    # the baseline is kept: the next change of that map is a move with a before
+    name = sorted(models)[0]
+    snapshot_history(session.store(), "alias", "files", name, {"production": "2"},
+                     at=FIXED_NOW + timedelta(seconds=30))  # fmt: skip
+    moved = [r for r in audit_log.load(session, hour[0])[0] if r.target == name]
+    assert len(moved) == 1 and moved[0].before is not None
+    assert [e for e in changes.load(session, *hour).events if e.target == name]
+    session.close()
+
+
 def test_split_ref() -> None:
     assert split_ref("support-answer@v14") == ("support-answer", "14")
     assert split_ref("a@b@canary") == ("a@b", "canary")
