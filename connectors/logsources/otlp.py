@@ -162,6 +162,8 @@ def span_record(
     end = int(span.get("endTimeUnixNano") or start)
     if not start:
         raise BadRecord("startTimeUnixNano: missing")
+    if end < start:
+        raise BadRecord("span ends before it starts")
     trace_id = str(span.get("traceId", ""))
     request_id = ctx("request_id") or str(attrs.get("gen_ai.response.id") or "")
     if not request_id:
