@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from connectors.atomic import private_opener
 from connectors.base import RequestFilter
 from connectors.logsources.mapping import stored_id
 from connectors.records import STATUSES, RequestRecord
@@ -247,5 +248,7 @@ def export(session: Any, rec: RequestRecord, kind: str) -> tuple[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", rec.request_id)[:120]
     path = folder / f"request-{safe}{suffix}"
-    path.write_text(body + "\n", encoding="utf-8")
+    # Full prompts and outputs: readable by the operator only (0600).
+    with open(path, "w", encoding="utf-8", opener=private_opener) as fh:
+        fh.write(body + "\n")
     return body, path

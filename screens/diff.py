@@ -20,6 +20,7 @@ from textual.markup import escape
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
+from connectors.atomic import private_opener
 from connectors.records import RequestRecord
 from console import clock
 from console.diff import FieldChange, unified
@@ -198,7 +199,8 @@ class DiffScreen(DeckScreen):
         file = folder / f"{_safe(d.b.name)}-v{_safe(d.a.version)}-v{_safe(d.b.version)}.diff"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            file.write_text(text, encoding="utf-8")
+            with open(file, "w", encoding="utf-8", opener=private_opener) as fh:
+                fh.write(text)
         except OSError as exc:
             self.notify(f"cannot write {file}: {exc.strerror}", severity="error")
             return

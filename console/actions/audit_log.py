@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from connectors.atomic import private_opener
 from connectors.errors import ConnectorError
 from connectors.workspace.store import from_ms, ts_ms
 from console.errors import LlmdeckError
@@ -180,11 +181,11 @@ def export(rows: Iterable[AuditRow], path: Path) -> int:
     items = [r.to_dict() for r in rows]
     try:
         if path.suffix in (".jsonl", ".json"):
-            with open(path, "wb") as fh:
+            with open(path, "wb", opener=private_opener) as fh:
                 for item in items:
                     fh.write(orjson.dumps(item) + b"\n")
         elif path.suffix == ".csv":
-            with open(path, "w", newline="", encoding="utf-8") as fh:
+            with open(path, "w", newline="", encoding="utf-8", opener=private_opener) as fh:
                 writer = csv.DictWriter(fh, fieldnames=FIELDS)
                 writer.writeheader()
                 for item in items:
