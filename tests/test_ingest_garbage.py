@@ -162,3 +162,21 @@ def test_record_row_refuses_what_sqlite_cannot_hold() -> None:
         nested = {"a": nested}
     with pytest.raises(ValueError, match="params: nested too deep"):
         record_row(RequestRecord(request_id="x", ts=ts, params=nested))
+
+
+def test_truncated_gzip_otlp_is_a_problem_not_a_crash(
+    tmp_path: Path, store: sqlite3.Connection
+) -> None:
+    # Found by tests/test_parser_fuzz.py: EOFError escaped otlp.read.
+    import gzip
+
+    path = tmp_path / "spans.json.gz"
+    whole = gzip.compress(b'{"resourceSpans": []}' * 50)
+    path.write_bytes(whole[: len(whole) // 2])
+    report = ingest(store, expand([str(path)], "otlp")[0])
+    assert [(r, g.first) for r, g in report.problems.items()] == [
+        (
+            "truncated gzip: the file ends before the end of its compressed stream",
+            [(str(path), 0)],
+        )
+    ]
