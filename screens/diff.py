@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from connectors.records import RequestRecord
+from connectors.support.atomic import private_opener
 from console.core import clock
 from console.core.spans import DEFAULT_RANGE, RANGES
 from console.diff.compare import FieldChange, unified
@@ -198,7 +199,8 @@ class DiffScreen(DeckScreen):
         file = folder / f"{_safe(d.b.name)}-v{_safe(d.a.version)}-v{_safe(d.b.version)}.diff"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            file.write_text(text, encoding="utf-8")
+            with open(file, "w", encoding="utf-8", opener=private_opener) as fh:
+                fh.write(text)
         except OSError as exc:
             self.notify(f"cannot write {file}: {exc.strerror}", severity="error")
             return

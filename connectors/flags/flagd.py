@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,34 +36,86 @@ def _fractional(targeting: Any) -> list[list[Any]] | None:
     return None
 
 
+def _weight_ok(w: Any) -> bool:
+    # bool is an int to Python but not a weight; NaN and inf compare false to
+    # everything, so "w < 0" alone would let them through.
+    return isinstance(w, int | float) and not isinstance(w, bool) and math.isfinite(w) and w >= 0
+
+
+def _name(value: Any) -> str:
+    """A key or value for a message: short, and never a whole nested structure."""
+    text = repr(value) if isinstance(value, str) else f"a {type(value).__name__}"
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def validate(doc: Any) -> list[str]:
-    """Problems that would make ``doc`` an invalid flagd definition (empty if none)."""
+    """Problems that would make ``doc`` an invalid flagd definition (empty if none).
+
+    Each problem names the flag key and the field. Only shapes llmdeck reads
+    are checked; unknown keys are left alone.
+    """
     if not isinstance(doc, Mapping) or not isinstance(doc.get("flags"), Mapping):
         return ["the file has no 'flags' object"]
     problems = []
-    for key, flag in doc["flags"].items():
+    for raw_key, flag in doc["flags"].items():
+        # A key with a newline or a huge one would break the one-line message.
+        key = (
+            raw_key
+            if isinstance(raw_key, str) and raw_key.isprintable() and len(raw_key) <= 60
+            else _name(raw_key)
+        )
         if not isinstance(flag, Mapping):
             problems.append(f"{key}: not an object")
             continue
         if flag.get("state") not in ("ENABLED", "DISABLED"):
             problems.append(f"{key}: state must be ENABLED or DISABLED")
+        if not isinstance(flag.get("metadata", {}), Mapping):
+            problems.append(f"{key}: metadata must be an object")
         variants = flag.get("variants")
         if not isinstance(variants, Mapping) or not variants:
             problems.append(f"{key}: needs at least one variant")
             continue
         default = flag.get("defaultVariant")
-        if default is not None and default not in variants:
-            problems.append(f"{key}: defaultVariant {default!r} is not a variant")
+        if default is not None and not isinstance(default, str):
+            problems.append(f"{key}: defaultVariant must be a string, not {_name(default)}")
+        elif default is not None and default not in variants:
+            problems.append(f"{key}: defaultVariant {_name(default)} is not a variant")
         pairs = _fractional(flag.get("targeting"))
-        numbers = [p[1] for p in pairs or () if isinstance(p[1], int | float)]
+        numbers = [p[1] for p in pairs or () if _weight_ok(p[1])]
         if pairs and numbers and sum(numbers) <= 0:
             problems.append(f"{key}: fractional weights add up to 0")
         for pair in pairs or ():
+            if not isinstance(pair[0], str):
+                problems.append(f"{key}: fractional variant must be a string, not {_name(pair[0])}")
+                continue
             if pair[0] not in variants:
-                problems.append(f"{key}: fractional names unknown variant {pair[0]!r}")
-            if not isinstance(pair[1], int | float) or pair[1] < 0:
-                problems.append(f"{key}: weight of {pair[0]!r} must be a number >= 0")
+                problems.append(f"{key}: fractional names unknown variant {_name(pair[0])}")
+            if not _weight_ok(pair[1]):
+                problems.append(f"{key}: weight of {_name(pair[0])} must be a finite number >= 0")
     return problems
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which are not JSON: flagd itself
+    # would refuse the file, and a weight of NaN must never be shown or kept.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(raw: bytes) -> Any:
+    """Parse a flag file strictly. Raises ValueError with a one-line reason:
+    naming the flag and field when a NaN or Infinity sits in a weight."""
+    try:
+        return json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+    except ValueError as exc:
+        if "is not valid JSON" not in str(exc):
+            raise
+        try:
+            problems = validate(json.loads(raw))  # parsed again, only to name the key
+        except (ValueError, RecursionError):
+            problems = []
+        raise ValueError(problems[0] if problems else str(exc)) from None
 
 
 class FlagdFile(FlagStore):
@@ -92,8 +145,8 @@ class FlagdFile(FlagStore):
         except OSError as exc:
             raise BackendUnavailable(f"{self.path}: {exc.strerror or exc}") from None
         try:
-            doc = json.loads(raw)
-        except ValueError as exc:
+            doc = loads(raw)
+        except ValueError as exc:  # UnicodeDecodeError too
             raise BackendUnavailable(f"{self.path}: not valid JSON ({exc})") from None
         problems = validate(doc)
         if problems:
@@ -158,6 +211,9 @@ class FlagdFile(FlagStore):
     def set_weights(
         self, key: str, environment: str, weights: Mapping[str, float], *, expected: Flag
     ) -> None:
+        for name, w in weights.items():
+            if not _weight_ok(w):
+                raise InvalidChange(f"{key}: weight of {_name(name)} must be a finite number >= 0")
         if abs(sum(weights.values()) - 100.0) > 0.01:
             raise InvalidChange(f"weights add up to {sum(weights.values()):g}, not 100")
 
@@ -194,7 +250,11 @@ class FlagdFile(FlagStore):
                 problems = validate(doc)
                 if problems:
                     raise InvalidChange(f"refused, the file would be invalid: {problems[0]}")
-                write_atomic(self.path, _dump(doc, raw))
+                try:
+                    text = _dump(doc, raw)
+                except (ValueError, RecursionError) as exc:
+                    raise InvalidChange(f"refused, {self.path} cannot be written: {exc}") from None
+                write_atomic(self.path, text)
         except OSError as exc:  # lock file or temporary file: permissions, disk full
             raise BackendUnavailable(f"{self.path}: cannot write: {exc.strerror or exc}") from None
 
@@ -210,9 +270,9 @@ def _dump(doc: Any, raw: bytes) -> str:
     text = raw.decode("utf-8", "replace")
     indent = _indent(text)
     if indent is None and '":' in text and '": ' not in text:
-        out = json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+        out = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     else:
-        out = json.dumps(doc, indent=indent, ensure_ascii=False)
+        out = json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False)
     return out + ("\n" if text.endswith("\n") else "")
 
 

@@ -98,7 +98,7 @@ def read_lines(
             try:
                 yield from _read_available(fh, state, follow and not gz)
             except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-                yield Line(state[0] + 1, -1, None, _gzip_reason(exc))
+                yield Line(state[0] + 1, -1, None, gzip_reason(exc))
                 return
             if not follow or gz or stop():
                 return
@@ -120,7 +120,7 @@ def read_lines(
         fh.close()
 
 
-def _gzip_reason(exc: BaseException) -> str:
+def gzip_reason(exc: BaseException) -> str:
     if isinstance(exc, EOFError):
         return "truncated gzip: the file ends before the end of its compressed stream"
     return "corrupt gzip data"

@@ -144,6 +144,8 @@ def spend_record(row: Any) -> RequestRecord:
         raise BadRecord("request_id: missing")
     start = m.timestamp(row.get("startTime"), "startTime")
     end = m.timestamp(row["endTime"], "endTime") if row.get("endTime") else start
+    if end < start:
+        raise BadRecord("endTime: before startTime")
     first = row.get("completionStartTime")
     ttft = (
         (m.timestamp(first, "completionStartTime") - start).total_seconds() * 1000

@@ -165,3 +165,62 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
+
+
+# Bounds a stored record must respect. SQLite integers are signed 64-bit, so
+# a bigger count cannot be stored at all; the year window rejects clock bugs
+# (epoch zero, 9999-12-31 sentinels) that would otherwise stretch every chart
+# and rollup. Fixed bounds, not "now", so the check does not depend on a clock.
+MAX_INT = 2**63 - 1
+MIN_YEAR = 2000
+MAX_YEAR = 2100
+_TEXT_FIELDS = (
+    "request_id",
+    "environment",
+    "route",
+    "tenant",
+    "user",
+    "prompt_id",
+    "prompt_version",
+    "model_name",
+    "model_digest",
+    "provider",
+    "output",
+    "finish_reason",
+    "error",
+    "system_fingerprint",
+    "flag_variant",
+    "trace_id",
+    "prompt_hash",
+    "output_hash",
+)
+
+
+def check_record(rec: Any) -> None:
+    """Refuse a mapped record whose values are garbage or cannot be stored.
+
+    Raises BadRecord naming the field: a negative or out-of-range count, a
+    negative cost or duration, a time outside [MIN_YEAR, MAX_YEAR), or a NUL
+    character in a text field (SQLite functions such as ``json_each`` cut
+    text at NUL, so two different ids could collide once stored).
+    """
+    for key in ("tokens_in", "tokens_out"):
+        value = getattr(rec, key)
+        if value < 0:
+            raise BadRecord(f"{key}: negative")
+        if value > MAX_INT:
+            raise BadRecord(f"{key}: too large to store")
+    for key in ("cost_usd", "latency_ms", "ttft_ms"):
+        value = getattr(rec, key)
+        if value is None:
+            continue
+        if value != value or value in (float("inf"), float("-inf")):
+            raise BadRecord(f"{key}: not a finite number")
+        if value < 0:
+            raise BadRecord(f"{key}: negative")
+    if not MIN_YEAR <= rec.ts.year < MAX_YEAR:
+        raise BadRecord(f"ts: year outside {MIN_YEAR}-{MAX_YEAR - 1}")
+    for key in _TEXT_FIELDS:
+        value = getattr(rec, key)
+        if isinstance(value, str) and "\x00" in value:
+            raise BadRecord(f"{key}: contains a NUL character")

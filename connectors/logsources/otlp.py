@@ -83,11 +83,20 @@ def read(path: Path) -> Iterator[RequestRecord | Problem]:
     Spans are joined with ancestors anywhere in the file, so the whole file is
     read first. Raises OSError when it cannot be read.
     """
-    from connectors.logsources.files import open_binary
+    import gzip
+    import zlib
+
+    from connectors.logsources.files import gzip_reason, open_binary
 
     source = str(path)
     with open_binary(path) as fh:
-        data = fh.read()
+        try:
+            data = fh.read()
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            # Found by the parser fuzz: a gzip that ends early raised EOFError
+            # out of ingest. A document cut short cannot be joined: report it.
+            yield Problem(source, 0, gzip_reason(exc))
+            return
     try:
         docs: list[tuple[int, Any]] = [(1, orjson.loads(data))]
     except orjson.JSONDecodeError:
@@ -162,6 +171,8 @@ def span_record(
     end = int(span.get("endTimeUnixNano") or start)
     if not start:
         raise BadRecord("startTimeUnixNano: missing")
+    if end < start:
+        raise BadRecord("span ends before it starts")
     trace_id = str(span.get("traceId", ""))
     request_id = ctx("request_id") or str(attrs.get("gen_ai.response.id") or "")
     if not request_id:

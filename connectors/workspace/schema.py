@@ -7,8 +7,10 @@ second) is imported only when a migration actually has to run.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -209,28 +211,50 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
-    """Open the store at ``path``, migrating it to the current schema.
+# How long a statement waits for another process's lock before "database is
+# locked": longer than any migration or ingest batch takes.
+BUSY_TIMEOUT_S = 30.0
 
-    Raises SchemaError when the file is from a newer llmdeck or is not a
-    SQLite database, and never changes such a file.
-    """
-    if not create and not path.exists():
-        raise SchemaError(f"{path}: no workspace store here")
-    conn = sqlite3.connect(path, check_same_thread=False, timeout=10.0)
+
+def _version(conn: sqlite3.Connection, path: Path) -> int:
     try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     except sqlite3.DatabaseError as exc:
-        conn.close()
         raise SchemaError(f"{path}: not a workspace store ({exc})") from None
     if version > SCHEMA_VERSION:
-        conn.close()
         raise SchemaError(
             f"{path}: workspace schema version {version} is newer than this llmdeck "
             f"supports ({SCHEMA_VERSION}); upgrade llmdeck"
         )
+    return version
+
+
+def _journal_mode(conn: sqlite3.Connection) -> str:
+    return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+
+
+@contextlib.contextmanager
+def _migration_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``store.db.lock`` beside the store."""
+    import fcntl
+
+    lock = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise SchemaError(f"{lock}: cannot lock the store to migrate it: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Bring the store to SCHEMA_VERSION; called under the migration lock, so
+    the version is read again: another process may have just done it."""
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    version = _version(conn, path)
     if version < SCHEMA_VERSION:
         from sqlite_utils import Database
 
@@ -239,4 +263,35 @@ def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
             with conn:
                 MIGRATIONS[number](db)
                 conn.execute(f"PRAGMA user_version = {number + 1}")
+
+
+def connect(path: Path, *, create: bool = True) -> sqlite3.Connection:
+    """Open the store at ``path``, migrating it to the current schema.
+
+    Raises SchemaError when the file is from a newer llmdeck or is not a
+    SQLite database, and never changes such a file.
+    """
+    if not create and not path.exists():
+        raise SchemaError(f"{path}: no workspace store here")
+    if create:
+        # The store holds full prompts and outputs: create it 0600 before
+        # SQLite does (it would use 0644), and its -wal and -shm files then
+        # take the same mode. An existing store's mode is left as it is; any
+        # other error (no such directory) is left for SQLite to report.
+        with contextlib.suppress(OSError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    conn = sqlite3.connect(path, check_same_thread=False, timeout=BUSY_TIMEOUT_S)
+    try:
+        version = _version(conn, path)
+        if version < SCHEMA_VERSION or _journal_mode(conn) != "wal":
+            # Several commands may start at once on a new workspace: one of
+            # them migrates while the others wait, then find the work done.
+            # A lock file, not BEGIN IMMEDIATE: sqlite_utils commits inside
+            # its own calls, which would end such a transaction midway.
+            with _migration_lock(path):
+                _migrate(conn, path)
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except BaseException:
+        conn.close()
+        raise
     return conn

@@ -38,15 +38,34 @@ def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+class UnstorableRecord(ValueError):
+    """A record SQLite cannot hold; the message names the column, never the value."""
+
+
 def record_row(rec: RequestRecord) -> tuple[Any, ...]:
-    """The ``requests`` row of a record, JSON columns serialised."""
+    """The ``requests`` row of a record, JSON columns serialised.
+
+    Raises UnstorableRecord when a JSON column cannot be encoded (nested
+    deeper than orjson's 254 levels, an integer beyond 64 bits, a non-JSON
+    value) or an integer column is outside SQLite's signed 64-bit range.
+    """
     out: list[Any] = []
     for col in REQUEST_COLUMNS:
         value = getattr(rec, col)
         if col == "ts":
             value = ts_ms(value)
         elif col in _JSON_COLUMNS:
-            value = None if value is None else orjson.dumps(value).decode()
+            try:
+                value = None if value is None else orjson.dumps(value).decode()
+            except (TypeError, ValueError) as exc:  # orjson.JSONEncodeError is a TypeError
+                why = "nested too deep" if "ecursion" in str(exc) else "not storable as JSON"
+                raise UnstorableRecord(f"{col}: {why}") from None
+        elif (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and not (-(2**63) <= value < 2**63)
+        ):
+            raise UnstorableRecord(f"{col}: integer too large to store")
         elif col == "refusal":
             value = int(value)
         out.append(value)
@@ -111,6 +130,23 @@ def insert_rows(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> in
             conn.execute(_ROLLUP_MINUTE, (last,))
             conn.execute(_ROLLUP_HOUR, (last,))
     return added
+
+
+def insert_row_probe(conn: sqlite3.Connection, row: tuple[Any, ...]) -> str:
+    """Try ``row`` in a savepoint that is always rolled back.
+
+    Returns "" when it would insert, else the kind of error (no value), so a
+    caller can single out the rows of a failed batch.
+    """
+    conn.execute("SAVEPOINT probe")
+    try:
+        conn.execute(_INSERT, row)
+    except (OverflowError, ValueError, sqlite3.Error) as exc:
+        return type(exc).__name__
+    finally:
+        conn.execute("ROLLBACK TO probe")
+        conn.execute("RELEASE probe")
+    return ""
 
 
 def insert_records(conn: sqlite3.Connection, records: Iterable[RequestRecord]) -> int:

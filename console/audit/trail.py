@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from connectors.errors import ConnectorError
+from connectors.support.atomic import private_opener
 from connectors.workspace.store import from_ms, ts_ms
 from console.core.errors import LlmdeckError
 from console.core.session import Session
@@ -186,11 +187,11 @@ def export(rows: Iterable[AuditRow], path: Path) -> int:
     items = [r.to_dict() for r in rows]
     try:
         if path.suffix in (".jsonl", ".json"):
-            with open(path, "wb") as fh:
+            with open(path, "wb", opener=private_opener) as fh:
                 for item in items:
                     fh.write(orjson.dumps(item) + b"\n")
         elif path.suffix == ".csv":
-            with open(path, "w", newline="", encoding="utf-8") as fh:
+            with open(path, "w", newline="", encoding="utf-8", opener=private_opener) as fh:
                 writer = csv.DictWriter(fh, fieldnames=FIELDS)
                 writer.writeheader()
                 for item in items:

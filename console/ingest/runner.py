@@ -23,9 +23,16 @@ from typing import Any
 
 import orjson
 
-from connectors.logsources.mapping import Problem
+from connectors.logsources.mapping import BadRecord, Problem, check_record
 from connectors.records import RequestRecord
-from connectors.workspace.store import from_ms, insert_rows, record_row, ts_ms
+from connectors.workspace.store import (
+    UnstorableRecord,
+    from_ms,
+    insert_row_probe,
+    insert_rows,
+    record_row,
+    ts_ms,
+)
 from console.core import clock
 from console.core.errors import LlmdeckError
 
@@ -179,13 +186,22 @@ class Ingester:
             if isinstance(item, Problem):
                 self.report.problem(item)
                 return
+            # Checked here, once for every source: a record that is garbage
+            # or that SQLite cannot hold is reported and skipped, so it can
+            # never fail the batch its good neighbours are written in.
+            try:
+                check_record(item)
+                row = record_row(item)
+            except (BadRecord, UnstorableRecord) as exc:
+                self.report.problem(Problem(source, line, str(exc)))
+                return
             self.report.records += 1
             if not self.batch:
                 self.batch.started = time.monotonic()
             if item.request_id in self.batch.rows:
                 self.report.duplicate(source, line)
                 return
-            self.batch.rows[item.request_id] = record_row(item)
+            self.batch.rows[item.request_id] = row
             self.batch.where[item.request_id] = (source, line)
             if len(self.batch) >= self.batch_size:
                 self._flush()
@@ -213,9 +229,31 @@ class Ingester:
             )
         }
         for rid in stored:
-            self.report.duplicate(*b.where[rid])
+            if rid in b.where:
+                self.report.duplicate(*b.where[rid])
         rows = [row for rid, row in b.rows.items() if rid not in stored]
         now = ts_ms(clock.now())
+        try:
+            self._write(b, rows, now)
+        except (OverflowError, ValueError, sqlite3.InterfaceError, sqlite3.DataError):
+            # A row the checks above did not foresee: find it, report it and
+            # write the rest, so a retry does not fail on it again for ever.
+            self.conn.rollback()
+            good = []
+            for rid, row in b.rows.items():
+                if rid in stored:
+                    continue
+                why = insert_row_probe(self.conn, row)
+                if why:
+                    self.report.records -= 1
+                    self.report.problem(Problem(*b.where[rid], f"cannot be stored ({why})"))
+                else:
+                    good.append(row)
+            self._write(b, good, now)
+        if self.on_progress:
+            self.on_progress(self.report)
+
+    def _write(self, b: _Batch, rows: list[tuple[Any, ...]], now: int) -> None:
         try:
             # Progress first: the implicit transaction it opens is the one
             # insert_rows commits, so offsets never run ahead of the rows.
@@ -228,14 +266,15 @@ class Ingester:
             )
             self.report.added += insert_rows(self.conn, rows)
             self.conn.commit()
+        except (OverflowError, ValueError, sqlite3.InterfaceError, sqlite3.DataError):
+            self.conn.rollback()  # a row's value, not the store: _flush singles it out
+            raise
         except sqlite3.Error as exc:
             self.conn.rollback()
             raise LlmdeckError(f"workspace store: cannot write ({exc})") from None
         except BaseException:
             self.conn.rollback()  # interrupted: neither rows nor progress of this batch
             raise
-        if self.on_progress:
-            self.on_progress(self.report)
 
 
 def _resume_at(conn: sqlite3.Connection, src: Source, size: int, mtime: float) -> int | None:

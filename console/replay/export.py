@@ -18,7 +18,7 @@ import orjson
 import yaml
 
 from connectors.records import ReplayResult, RequestRecord
-from connectors.support.atomic import write_atomic
+from connectors.support.atomic import PRIVATE, write_atomic
 from console.core.errors import LlmdeckError
 from console.replay.fidelity import DEFAULT_SIMILAR, IDENTICAL
 
@@ -115,7 +115,7 @@ def write(path: Path, pairs: Iterable[Pair], fmt: str) -> int:
     else:
         raise LlmdeckError(f"unknown export format {fmt!r} (golden, promptfoo)")
     try:
-        write_atomic(path, data)
+        write_atomic(path, data, mode=PRIVATE)  # logged prompts and outputs: 0600
     except OSError as exc:
         raise LlmdeckError(f"{path}: cannot write export: {exc.strerror}") from None
     return len(items)

@@ -21,6 +21,7 @@ import orjson
 from connectors.base import RequestFilter
 from connectors.logsources.mapping import stored_id
 from connectors.records import STATUSES, RequestRecord
+from connectors.support.atomic import private_opener
 from console.core import clock
 
 ORDERS = {
@@ -39,24 +40,39 @@ class FilterError(ValueError):
     """A filter the user typed cannot be understood; the message says why."""
 
 
+# Longest span a relative time may reach back: far beyond any log, and well
+# inside what datetime and the store's millisecond integers can represent.
+MAX_SPAN_DAYS = 100 * 366
+
+
 def parse_when(text: str) -> datetime:
     """``15m``/``2h``/``7d`` ago, or an ISO 8601 time. Raises FilterError."""
     m = _DURATION.match(text.strip())
     if m:
-        return clock.now() - timedelta(seconds=float(m[1]) * _UNITS[m[2]])
+        seconds = float(m[1]) * _UNITS[m[2]]
+        # Checked before timedelta: 99999999d overflows datetime arithmetic.
+        if not seconds <= MAX_SPAN_DAYS * 86400:
+            raise FilterError(f"{_short(text)!r}: too far back (at most {MAX_SPAN_DAYS:,}d)")
+        return clock.now() - timedelta(seconds=seconds)
     try:
         from connectors.logsources.mapping import timestamp
 
         return timestamp(text.strip(), "time")
-    except ValueError:
-        raise FilterError(f"{text!r}: not a time (use 15m, 2h, 7d or ISO 8601)") from None
+    except (ValueError, OverflowError):
+        raise FilterError(f"{_short(text)!r}: not a time (use 15m, 2h, 7d or ISO 8601)") from None
+
+
+def _short(text: str) -> str:
+    """Typed text for a one-line message: at most 40 characters, no control characters."""
+    text = "".join(c if c.isprintable() else "?" for c in text.strip())
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def order(name: str) -> str:
     try:
         return ORDERS[name]
     except KeyError:
-        raise FilterError(f"cannot sort by {name!r} (choose {', '.join(ORDERS)})") from None
+        raise FilterError(f"cannot sort by {_short(name)!r} (choose {', '.join(ORDERS)})") from None
 
 
 def fts_query(words: list[str]) -> str:
@@ -88,7 +104,7 @@ def apply(flt: RequestFilter, key: str, value: str) -> RequestFilter:
         return replace(flt, until=parse_when(value))
     if key == "sort":
         return replace(flt, order=order(value))
-    raise FilterError(f"unknown filter {key!r} (known: {', '.join(QUICK_KEYS)})")
+    raise FilterError(f"unknown filter {_short(key)!r} (known: {', '.join(QUICK_KEYS)})")
 
 
 def parse_quick(text: str, base: RequestFilter | None = None) -> RequestFilter:
@@ -232,5 +248,7 @@ def export(session: Any, rec: RequestRecord, kind: str) -> tuple[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", rec.request_id)[:120]
     path = folder / f"request-{safe}{suffix}"
-    path.write_text(body + "\n", encoding="utf-8")
+    # Full prompts and outputs: readable by the operator only (0600).
+    with open(path, "w", encoding="utf-8", opener=private_opener) as fh:
+        fh.write(body + "\n")
     return body, path
