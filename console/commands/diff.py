@@ -6,7 +6,6 @@ import argparse
 import json
 from typing import Any
 
-from connectors.errors import ConnectorError
 from console.commands.common import open_session
 from console.core.errors import LlmdeckError
 from console.core.spans import RANGES, parse
@@ -56,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
             name, ref_a, ref_b = rv.flag_versions(session, args.flag)
         start, end = parse(args.range).window()
         view = rv.load_diff(session, name, ref_a, ref_b, start, end)
-    except ConnectorError as exc:
-        raise LlmdeckError(f"diff: {exc}") from None
     finally:
         session.close()
     d = view.diff

@@ -7,10 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from connectors.errors import ConnectorError
 from connectors.records import PromptVersion
 from console.commands.common import open_session
-from console.core.errors import LlmdeckError
 from console.core.spans import RANGES, parse
 from console.registry import view as rv
 
@@ -37,8 +35,6 @@ def run_list(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
         listing = rv.load_listing(session)
-    except ConnectorError as exc:
-        raise LlmdeckError(f"registry: {exc}") from None
     finally:
         session.close()
     entries = [e for e in [*listing.prompts, *listing.models] if args.kind in ("all", e.kind)]
@@ -82,8 +78,6 @@ def run_show(args: argparse.Namespace) -> int:
             history = rv.alias_history(conn, args.name)
             lineage = rv.lineage(conn, args.name, [v.version for v in versions], start, end)
         errors = rv.problems(registry)
-    except ConnectorError as exc:
-        raise LlmdeckError(f"registry: {exc}") from None
     finally:
         session.close()
     if args.json:

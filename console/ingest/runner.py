@@ -379,8 +379,8 @@ def _litellm(
             ing.mark(src.key, ts_ms(window_start))
             ing.add(src.url, item.line if isinstance(item, Problem) else 0, item)
         ing.mark(src.key, ts_ms(end))
-    except ConnectorError as exc:
-        ing.flush()
-        raise LlmdeckError(str(exc)) from None
+    except ConnectorError:
+        ing.flush()  # what was read before the failure is kept; resume starts there
+        raise
     finally:
         logs.close()

@@ -18,7 +18,7 @@ from datetime import datetime
 import orjson
 
 from connectors.base import Registry, RegistryEntry
-from connectors.errors import ConnectorError, NotFound
+from connectors.errors import NotFound
 from connectors.metrics.workspace import _pieces, quantile  # same rollup reads as the panels
 from connectors.records import PromptVersion
 from connectors.workspace.schema import N_LAT_BUCKETS
@@ -242,6 +242,6 @@ def load_diff(
     if session.profile.workspace is not None:
         try:
             served = traffic(session.store(), name, start, end)
-        except (sqlite3.Error, LlmdeckError, ConnectorError):
+        except (sqlite3.Error, LlmdeckError):
             served = {}  # no request log: the diff itself still shows
     return DiffView(compare(older, newer), served, start, end, problems(registry))

@@ -117,7 +117,7 @@ class Replayer:
                 if registry is None:
                     raise NotFound("no registry configured")
                 self._versions[key] = registry.get(prompt_id, ref)
-            except (NotFound, ConnectorError) as exc:
+            except ConnectorError as exc:
                 if required:
                     raise NotReplayable(
                         f"cannot re-render with {prompt_id or '?'}@{ref}: {exc}"
