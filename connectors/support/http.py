@@ -147,15 +147,18 @@ class _Backend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def transport(*, retries: int = 2, verify: bool = True) -> httpx.HTTPTransport:
+def transport(*, retries: int = 2, verify: bool = True) -> httpx.BaseTransport:
     """httpx's transport with the deadline enforced on every socket operation.
 
     httpx offers no hook for the network backend, so it is swapped on the
     pool it builds; ``tests/contract/test_fault_matrix.py`` (header drip)
     fails if an httpx upgrade moves it."""
     t = httpx.HTTPTransport(retries=retries, verify=verify)
-    pool = t._pool
-    pool._network_backend = _Backend(pool._network_backend)
+    # getattr: a test may have replaced HTTPTransport with a mock, which has no pool.
+    pool = getattr(t, "_pool", None)
+    inner = getattr(pool, "_network_backend", None)
+    if isinstance(inner, httpcore.NetworkBackend):
+        pool._network_backend = _Backend(inner)  # type: ignore[union-attr]
     return t
 
 
@@ -365,7 +368,8 @@ def detail(answer: Answer) -> str:
     return scrub(_one_line(str(body), 120)) if isinstance(body, str) else ""
 
 
-Classify = Callable[[int, str], type[ConnectorError] | None]
+# (status, detail) -> the error class and what it means, for a backend convention.
+Classify = Callable[[int, str], tuple[type[ConnectorError], str] | None]
 
 
 def check(
@@ -376,7 +380,7 @@ def check(
     rejected: type[ConnectorError] = QueryError,
     classify: Classify | None = None,
     expect: type | tuple[type, ...] | None = dict,
-    empty: Any = None,
+    empty: Any = ...,
 ) -> Any:
     """The decoded JSON of a successful ``answer``, or the error it means.
 
@@ -384,16 +388,18 @@ def check(
     4xx ``rejected``; ``classify(status, detail)`` may pick another class first
     (a backend's own conventions, e.g. Unleash's change requests). A 2xx body
     that is not JSON, or not of type ``expect``, is InvalidResponse; an empty
-    one gives ``empty``. Every message is ``<backend>: <what>: <cause>``.
+    one gives ``empty`` (InvalidResponse when no ``empty`` is given). Every
+    message is ``<backend>: <what>: <cause>``.
     """
     code = answer.status_code
     where = f"{backend}: {what}"
     if code >= 300:
         why = detail(answer)
         suffix = f": {why}" if why else ""
-        cls = classify(code, why) if classify else None
-        if cls is not None:
-            raise cls(f"{where}: HTTP {code}{suffix}")
+        special = classify(code, why) if classify else None
+        if special is not None:
+            cls, meaning = special
+            raise cls(f"{where}: {meaning} (HTTP {code}{suffix})")
         if code in (401, 403):
             raise AuthError(f"{where}: HTTP {code}, credentials refused{suffix}")
         if code == 404:
@@ -402,6 +408,8 @@ def check(
             raise BackendUnavailable(f"{where}: HTTP {code}{suffix}")
         raise rejected(f"{where}: {why}" if why else f"{where}: HTTP {code}")
     if not answer.content.strip():
+        if empty is ...:
+            raise InvalidResponse(f"{where}: empty answer (HTTP {code})")
         return empty
     try:
         body = answer.json()

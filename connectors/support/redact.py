@@ -54,7 +54,8 @@ _PREFIXED = re.compile(
     r"xox[abprs]-[A-Za-z0-9-]{10,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+|"
     r"[a-z*][a-z0-9_*-]*:[a-z*][a-z0-9_*-]*\.[0-9a-f]{32,})"
 )
-_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+")
+# A URL in free text ends before trailing punctuation ("OPA at http://opa: ...").
+_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>:,.;)\]]")
 
 
 def remember(*values: object) -> None:
