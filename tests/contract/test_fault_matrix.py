@@ -42,7 +42,7 @@ SECRETS = (TOKEN, PASSWORD, PUBLIC, base64.b64encode(f"admin:{PASSWORD}".encode(
 # 2 s deadline + one backoff + scheduling on a busy 2-core machine.
 BOUND_S = 6.0
 AT = datetime(2026, 11, 29, 12, tzinfo=UTC)
-SMALL = {"timeout": 1.0, "deadline": 2.0, "max_body_mb": 1, "max_pages": 5}
+SMALL: dict[str, Any] = {"timeout": 1.0, "deadline": 2.0, "max_body_mb": 1, "max_pages": 5}
 
 Build = Callable[[str], Any]
 
