@@ -96,11 +96,11 @@ class Poller(Generic[T]):
 
 def describe(error: BaseException | None) -> str:
     """One line for an error, without a traceback. An LlmdeckError (connector
-    errors included) is shown as it is; anything else is a bug, shown with its
-    type and scrubbed, since its text may quote a URL or a header."""
+    errors included) is shown as it is (scrubbed when made); anything else is a
+    bug whose text may quote a URL or a header, so it is scrubbed here."""
     if error is None:
         return "unknown error"
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     if isinstance(error, LlmdeckError):
         return text or type(error).__name__
-    return f"{type(error).__name__}: {scrub(text)}" if text else type(error).__name__
+    return scrub(text) or type(error).__name__

@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
     fmt.add_argument("--json", action="store_true", help="print the changes as JSON")
     fmt.add_argument("--unified", action="store_true", help="print a unified diff only")
     p.add_argument("--range", default="24h", choices=list(RANGES), help="traffic window")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, context="diff")
 
 
 def _pct(v: float | None) -> str:

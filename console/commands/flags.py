@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
     fsub = p.add_subparsers(dest="flags_command", metavar="ACTION", required=True)
     ls = fsub.add_parser("list", help="every flag with its state per environment")
     ls.add_argument("--json", action="store_true", help="print JSON")
-    ls.set_defaults(func=run_list)
+    ls.set_defaults(func=run_list, context="flags")
     st = fsub.add_parser("set", help="turn a flag on or off, or set its variant weights")
     st.add_argument("flag")
     st.add_argument("state", nargs="?", choices=sorted(STATES), help="on/off (trip/reset)")
@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
         "--variant", action="append", default=[], metavar="V=W", help="variant weight, percent"
     )
     add_write_options(st)
-    st.set_defaults(func=run_set)
+    st.set_defaults(func=run_set, context="flags set")
 
 
 def add_write_options(p: argparse.ArgumentParser) -> None:

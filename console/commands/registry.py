@@ -19,12 +19,12 @@ def register(sub: Any) -> None:
     ls = rsub.add_parser("list", help="every prompt and model with its aliases")
     ls.add_argument("--kind", choices=("prompt", "model", "all"), default="all")
     ls.add_argument("--json", action="store_true", help="print JSON")
-    ls.set_defaults(func=run_list)
+    ls.set_defaults(func=run_list, context="registry")
     show = rsub.add_parser("show", help="versions, alias history and lineage of one name")
     show.add_argument("name")
     show.add_argument("--range", default="24h", choices=list(RANGES), help="lineage window")
     show.add_argument("--json", action="store_true", help="print JSON")
-    show.set_defaults(func=run_show)
+    show.set_defaults(func=run_show, context="registry")
 
 
 def _when(ts: datetime | None) -> str | None:
