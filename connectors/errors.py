@@ -1,17 +1,39 @@
-"""Errors every connector raises, so the console handles all backends alike.
+"""The one exception hierarchy of llmdeck.
 
-Messages are one line, say what failed and never contain a secret.
+``LlmdeckError`` is the base that the CLI (exit code 2, one line) and the App
+(a notification) catch; connectors raise the ``ConnectorError`` branch, the
+console its own subclasses (``console.core.errors``). It lives here, below the
+console, because connectors may not import the console.
+
+Messages are one line, say what failed and never contain a secret: every
+message is passed through ``connectors.support.redact.scrub`` when the
+exception is made, so a backend that echoes a token in its error body, or a
+URL with credentials pasted into a message, cannot leak it whatever the raise
+site forgot.
 """
 
 from __future__ import annotations
 
+from typing import Any
 
-class ConnectorError(Exception):
+from connectors.support.redact import scrub
+
+
+class LlmdeckError(Exception):
+    """A problem the user can fix or must know about: a bad file, a missing secret,
+    an unusable workspace, a backend that failed. ``str()`` is safe to show."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(scrub(a) if isinstance(a, str) else a for a in args))
+
+
+class ConnectorError(LlmdeckError):
     """Base class: a backend could not do what was asked."""
 
 
 class BackendUnavailable(ConnectorError):
-    """The backend did not answer (refused, timed out, DNS, 5xx after retries)."""
+    """The backend did not answer (refused, timed out, DNS, 5xx after retries,
+    no complete answer within the deadline)."""
 
 
 class AuthError(ConnectorError):
@@ -23,7 +45,8 @@ class NotFound(ConnectorError):
 
 
 class InvalidResponse(ConnectorError):
-    """The backend answered with something the connector cannot read."""
+    """The backend answered with something the connector cannot read: not JSON,
+    a field of the wrong type, a body above the size cap, more pages than the cap."""
 
 
 class QueryError(ConnectorError):

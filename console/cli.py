@@ -1,8 +1,9 @@
 """The ``llmdeck`` command line.
 
 Each subcommand lives in ``console/commands/<name>.py`` with a ``register``
-function; this module only wires them up and turns every LlmdeckError into
-one line on stderr and exit code 2 (never a traceback).
+function; this module only wires them up and turns every LlmdeckError (the
+one base, connector errors included) into one line on stderr and exit code 2
+(never a traceback).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from connectors.errors import ConnectorError
 from console.core.errors import LlmdeckError
 
 # Imported on demand by name, so `llmdeck --help` and the start of the console
@@ -66,7 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except LlmdeckError as exc:
-        print(f"llmdeck: {exc}", file=sys.stderr)
+        # A backend's error names the backend and the cause; a command that sets
+        # ``context`` adds what it was doing (``registry: MLflow at ...``).
+        context = getattr(args, "context", "")
+        prefix = f"{context}: " if context and isinstance(exc, ConnectorError) else ""
+        print(f"llmdeck: {prefix}{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("llmdeck: interrupted", file=sys.stderr)

@@ -17,7 +17,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from connectors.support.redact import scrub
 from console.core import clock
+from console.core.errors import LlmdeckError
 
 T = TypeVar("T")
 
@@ -93,8 +95,12 @@ class Poller(Generic[T]):
 
 
 def describe(error: BaseException | None) -> str:
-    """One line for an error, without a traceback."""
+    """One line for an error, without a traceback. An LlmdeckError (connector
+    errors included) is shown as it is (scrubbed when made); anything else is a
+    bug whose text may quote a URL or a header, so it is scrubbed here."""
     if error is None:
         return "unknown error"
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    return text or type(error).__name__
+    if isinstance(error, LlmdeckError):
+        return text or type(error).__name__
+    return scrub(text) or type(error).__name__

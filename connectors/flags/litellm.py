@@ -16,6 +16,7 @@ raises Conflict when it moved (LiteLLM has no conditional update).
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -23,16 +24,17 @@ import httpx
 
 from connectors.base import FlagStore
 from connectors.errors import (
-    AuthError,
-    BackendUnavailable,
     Conflict,
+    ConnectorError,
     InvalidChange,
     InvalidResponse,
     NotFound,
 )
 from connectors.options import Option
-from connectors.records import Flag, FlagEnvironment
-from connectors.support import http as http_client
+from connectors.records import BackendStatus, Flag, FlagEnvironment
+from connectors.support import http
+from connectors.support.http import Limits
+from connectors.support.redact import redact_url, remember
 
 
 class LiteLLMModels(FlagStore):
@@ -45,6 +47,8 @@ class LiteLLMModels(FlagStore):
         Option("api_key", str, doc="proxy admin key", secret=True),
         Option("team_id", str, doc="team whose model access is switched"),
         Option("environment", str, None, "environment name shown (default: the profile's)"),
+        Option("timeout", float, 10.0, "seconds per request"),
+        *http.LIMIT_OPTIONS,
     )
 
     def __init__(
@@ -55,45 +59,56 @@ class LiteLLMModels(FlagStore):
         team_id: str,
         environment: str = "production",
         read_only: bool = False,
+        timeout: float = 10.0,
+        deadline: float | None = None,
+        max_body_mb: float | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(read_only=read_only)
+        remember(api_key, url)
+        self.backend = f"litellm at {redact_url(url.rstrip('/'))}"
         self.team_id = team_id
         self.environment = environment
-        self._client = http_client.client(url, timeout=10.0, bearer=api_key, transport=transport)
+        self.limits = Limits.from_options(deadline, max_body_mb, default_deadline=30.0)
+        self._client = http.client(url, timeout=timeout, bearer=api_key, transport=transport)
 
     def _call(self, method: str, path: str, **kw: Any) -> Any:
+        answer = http.send(
+            self._client, method, path, backend=self.backend, what=path, limits=self.limits, **kw
+        )
+        # A 4xx on a write is LiteLLM refusing the change (unknown model, bad team).
+        return http.check(answer, backend=self.backend, what=path, rejected=InvalidChange)
+
+    def ping(self) -> BackendStatus:
+        """One real read of both things ``flags()`` needs: the models and the team."""
+        started = time.perf_counter()
         try:
-            resp = self._client.request(method, path, **kw)
-        except httpx.HTTPError as exc:
-            raise BackendUnavailable(f"litellm {path}: {type(exc).__name__}") from None
-        if resp.status_code in (401, 403):
-            raise AuthError(f"litellm {path}: the admin key was refused ({resp.status_code})")
-        if resp.status_code == 404:
-            raise NotFound(f"litellm {path}: not found")
-        if resp.status_code >= 500:
-            raise BackendUnavailable(f"litellm {path}: server error {resp.status_code}")
-        if resp.status_code >= 400:
-            raise InvalidChange(f"litellm {path}: rejected ({resp.status_code})")
-        try:
-            return resp.json()
-        except ValueError:
-            raise InvalidResponse(f"litellm {path}: not JSON") from None
+            models, allowed = self._models(), self._team_models()
+        except ConnectorError as exc:
+            return BackendStatus(ok=False, detail=str(exc))
+        rtt = (time.perf_counter() - started) * 1000
+        blocked = len([m for m in models if allowed and m not in allowed])
+        return BackendStatus(
+            ok=True, rtt_ms=rtt, detail=f"{len(models)} models, {blocked} blocked for the team"
+        )
 
     def _models(self) -> list[str]:
         data = self._call("GET", "/model/info")
         rows = data.get("data") if isinstance(data, Mapping) else None
         if not isinstance(rows, list):
-            raise InvalidResponse("litellm /model/info: no data list")
+            raise InvalidResponse(f"{self.backend}: /model/info: no data list")
         return sorted({str(r["model_name"]) for r in rows if isinstance(r, Mapping)
-                       and r.get("model_name")})  # fmt: skip
+                       and isinstance(r.get("model_name"), str) and r["model_name"]})  # fmt: skip
 
     def _team_models(self) -> list[str]:
         data = self._call("GET", "/team/info", params={"team_id": self.team_id})
         info = data.get("team_info") if isinstance(data, Mapping) else None
         if not isinstance(info, Mapping) or not isinstance(info.get("models", []), list):
-            raise InvalidResponse("litellm /team/info: no team_info.models")
-        return [str(m) for m in info.get("models") or []]
+            raise InvalidResponse(f"{self.backend}: /team/info: no team_info.models list")
+        models = info.get("models") or []
+        if not all(isinstance(m, str) for m in models):
+            raise InvalidResponse(f"{self.backend}: /team/info: team_info.models holds non-strings")
+        return list(models)
 
     @staticmethod
     def _revision(team_models: list[str]) -> str:

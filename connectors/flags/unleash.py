@@ -34,18 +34,18 @@ import httpx
 
 from connectors.base import FlagStore
 from connectors.errors import (
-    AuthError,
-    BackendUnavailable,
     ChangeRequestRequired,
     Conflict,
+    ConnectorError,
     InvalidChange,
     InvalidResponse,
     NotFound,
 )
 from connectors.options import Option
 from connectors.records import BackendStatus, ChangeEvent, Flag, FlagEnvironment, Variant
-from connectors.support import http as http_client
-from connectors.support.redact import redact_url
+from connectors.support import http
+from connectors.support.http import Limits
+from connectors.support.redact import redact_url, remember
 
 # Kill switches first, then the flags that steer traffic.
 TYPE_ORDER = ("kill-switch", "operational", "release", "experiment", "permission")
@@ -108,6 +108,7 @@ class UnleashFlags(FlagStore):
         Option("project", str, "default", "Unleash project"),
         Option("environment", str, None, "Unleash environment (default: the profile's)"),
         Option("timeout", float, 10.0, "seconds per request"),
+        *http.LIMIT_OPTIONS,
     )
 
     def __init__(
@@ -119,13 +120,18 @@ class UnleashFlags(FlagStore):
         environment: str = "development",
         read_only: bool = False,
         timeout: float = 10.0,
+        deadline: float | None = None,
+        max_body_mb: float | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(read_only=read_only)
+        remember(token, url)
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
+        self.backend = f"unleash at {self.url}"
+        self.limits = Limits.from_options(deadline, max_body_mb, default_deadline=30.0)
         self.project = project
         self.environment = environment
-        self._client = http_client.client(
+        self._client = http.client(
             url,
             timeout=timeout,
             headers={"Authorization": token, "Accept": "application/json"},  # Unleash: no "Bearer"
@@ -134,47 +140,30 @@ class UnleashFlags(FlagStore):
 
     # -- HTTP -------------------------------------------------------------
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        attempts = _READ_ATTEMPTS if method == "GET" else 1
-        for attempt in range(attempts):
-            try:
-                resp = self._client.request(method, path, json=body)
-            except httpx.HTTPError as exc:
-                if attempt + 1 < attempts:
-                    time.sleep(0.2 * 2**attempt)
-                    continue
-                raise BackendUnavailable(f"unleash at {self.url}: {type(exc).__name__}") from None
-            if resp.status_code >= 500 and attempt + 1 < attempts:
-                time.sleep(_retry_after(resp, 0.2 * 2**attempt))
-                continue
-            return self._answer(method, path, resp)
-        raise AssertionError("unreachable")
-
-    def _answer(self, method: str, path: str, resp: httpx.Response) -> Any:
-        code = resp.status_code
-        if code < 300:
-            if not resp.content:
-                return None
-            try:
-                return resp.json()
-            except ValueError:
-                raise InvalidResponse(f"unleash {method} {path}: not JSON") from None
-        message = _message(resp)
-        where = f"unleash {method} {path}"
-        if "change request" in message.lower() or code == 409:
-            raise ChangeRequestRequired(
-                f"{where}: the environment requires a change request ({code}: {message})"
-            )
-        if code == 401:
-            raise AuthError(f"{where}: the API token was rejected (401)")
-        if code == 403:
-            raise AuthError(f"{where}: the token may not do this (403: {message})")
-        if code == 404:
-            raise NotFound(f"{where}: not found ({message})")
-        if code == 400:
-            raise InvalidChange(f"{where}: rejected ({message})")
-        if code >= 500:
-            raise BackendUnavailable(f"{where}: server error {code}")
-        raise InvalidResponse(f"{where}: unexpected status {code} ({message})")
+        # Reads are retried (5xx, connection failures); a write never is: it may
+        # have landed, and the pipeline re-reads to verify instead.
+        read = method == "GET"
+        answer = http.send(
+            self._client,
+            method,
+            path,
+            backend=self.backend,
+            what=f"{method} {path}",
+            limits=self.limits,
+            retries=_READ_ATTEMPTS - 1 if read else 0,
+            retry_statuses=frozenset({500, 502, 503, 504}) if read else frozenset(),
+            retry_errors=read,
+            json=body,
+        )
+        return http.check(
+            answer,
+            backend=self.backend,
+            what=f"{method} {path}",
+            rejected=InvalidChange,
+            classify=_classify,
+            expect=None,
+            empty=None,
+        )
 
     def _feature_path(self, key: str) -> str:
         return f"/api/admin/projects/{quote(self.project)}/features/{quote(key, safe='')}"
@@ -184,33 +173,49 @@ class UnleashFlags(FlagStore):
         start = time.perf_counter()
         try:
             health = self._call("GET", "/health")
-            config = self._call("GET", "/api/admin/ui-config")
-        except Exception as exc:
+            config = self._object(self._call("GET", "/api/admin/ui-config"), "/api/admin/ui-config")
+            # One real read of the capability: the project's feature search and
+            # its first flag, read as flags() would (a wrong shape is not "ok").
+            for item in self._search(limit=1)[:1]:
+                if isinstance(item, Mapping) and item.get("name"):
+                    self._flag(self._feature(str(item["name"])), None)
+        except ConnectorError as exc:
             return BackendStatus(ok=False, detail=str(exc))
-        version = str((config or {}).get("version", ""))
-        ok = isinstance(health, Mapping) and health.get("health") == "GOOD"
-        return BackendStatus(ok, version, (time.perf_counter() - start) * 1000, str(health))
+        version = str(config.get("version", ""))
+        state = health.get("health") if isinstance(health, Mapping) else None
+        rtt = (time.perf_counter() - start) * 1000
+        return BackendStatus(state == "GOOD", version, rtt, f"health {state}")
+
+    def _object(self, data: Any, what: str) -> Mapping[str, Any]:
+        if not isinstance(data, Mapping):
+            raise InvalidResponse(
+                f"{self.backend}: {what}: answer is {type(data).__name__}, expected an object"
+            )
+        return data
+
+    def _search(self, limit: int = 1000) -> list[Any]:
+        path = f"/api/admin/search/features?project=IS:{quote(self.project)}&limit={limit}"
+        items = self._object(self._call("GET", path), "feature search").get("features")
+        if not isinstance(items, list):
+            raise InvalidResponse(f"{self.backend}: feature search: no features list")
+        return items
 
     def _feature(self, key: str) -> dict[str, Any]:
         data = self._call("GET", self._feature_path(key))
         if not isinstance(data, dict) or "environments" not in data:
-            raise InvalidResponse(f"unleash feature {key!r}: unexpected shape")
+            raise InvalidResponse(f"{self.backend}: feature {key!r}: unexpected shape")
+        _check_feature(data, f"{self.backend}: feature {key!r}")
         return data
 
     def _events(self) -> list[Mapping[str, Any]]:
         data = self._call("GET", "/api/admin/events")
         events = data.get("events") if isinstance(data, Mapping) else None
         if not isinstance(events, list):
-            raise InvalidResponse("unleash events: unexpected shape")
+            raise InvalidResponse(f"{self.backend}: events: unexpected shape")
         return [e for e in events if isinstance(e, Mapping)]
 
     def flags(self) -> list[Flag]:
-        data = self._call(
-            "GET", f"/api/admin/search/features?project=IS:{quote(self.project)}&limit=1000"
-        )
-        items = data.get("features") if isinstance(data, Mapping) else None
-        if not isinstance(items, list):
-            raise InvalidResponse("unleash feature search: unexpected shape")
+        items = self._search()
         last = _last_changes(self._events())
         names = [
             str(f["name"])
@@ -228,6 +233,8 @@ class UnleashFlags(FlagStore):
         feature = self._feature(key)
         data = self._call("GET", f"/api/admin/events/{quote(key, safe='')}")
         events = data.get("events") if isinstance(data, Mapping) else None
+        if events is not None and not isinstance(events, list):
+            raise InvalidResponse(f"{self.backend}: events of {key!r}: field events is not a list")
         last = _last_changes([e for e in events or [] if isinstance(e, Mapping)]).get(key)
         return self._flag(feature, last)
 
@@ -367,19 +374,36 @@ def _order(flag: Flag) -> tuple[int, str]:
     return rank, flag.key
 
 
-def _message(resp: httpx.Response) -> str:
-    try:
-        data = resp.json()
-    except ValueError:
-        return resp.reason_phrase or "no details"
-    if isinstance(data, Mapping):
-        text = data.get("message") or data.get("error") or data.get("name") or ""
-        return " ".join(str(text).split())[:200] or "no details"
-    return "no details"
+def _classify(code: int, detail: str) -> tuple[type[ConnectorError], str] | None:
+    """Unleash's change requests: 409, or any refusal that says so."""
+    if code == 409 or "change request" in detail.lower():
+        return ChangeRequestRequired, "the environment requires a change request"
+    return None
 
 
-def _retry_after(resp: httpx.Response, default: float) -> float:
-    try:
-        return min(5.0, float(resp.headers.get("Retry-After", default)))
-    except ValueError:
-        return default
+def _check_feature(feature: Mapping[str, Any], where: str) -> None:
+    """Raise InvalidResponse naming the field when a feature is not shaped as
+    Unleash 7 documents it (``environments: [7]``, ``strategies: "x"``), so the
+    mapping below can trust what it reads."""
+
+    def objects(value: Any, name: str) -> list[Mapping[str, Any]]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise InvalidResponse(f"{where}: field {name} is not a list of objects")
+        return value
+
+    for e in objects(feature.get("environments"), "environments"):
+        for s in objects(e.get("strategies"), "environments[].strategies"):
+            for v in objects(s.get("variants"), "strategies[].variants"):
+                weight = v.get("weight")
+                if weight is not None and (
+                    isinstance(weight, bool) or not isinstance(weight, int | float)
+                ):
+                    raise InvalidResponse(f"{where}: field variants[].weight is not a number")
+                payload = v.get("payload")
+                if payload is not None and not isinstance(payload, Mapping):
+                    raise InvalidResponse(f"{where}: field variants[].payload is not an object")
+            for key in ("parameters",):
+                if s.get(key) is not None and not isinstance(s.get(key), Mapping):
+                    raise InvalidResponse(f"{where}: field strategies[].{key} is not an object")

@@ -23,12 +23,13 @@ from typing import Any
 
 import httpx
 
-from connectors.errors import AuthError, BackendUnavailable, InvalidResponse
+from connectors.errors import InvalidResponse
 from connectors.logsources import mapping as m
 from connectors.logsources.mapping import BadRecord, Problem
 from connectors.records import RequestRecord
-from connectors.support import http as http_client
-from connectors.support.redact import redact_url
+from connectors.support import http
+from connectors.support.http import Limits
+from connectors.support.redact import redact_url, remember
 
 _FMT = "%Y-%m-%d %H:%M:%S"
 _PARAM_KEYS = (
@@ -55,14 +56,16 @@ class LiteLLMSpendLogs:
         page_size: int = 100,
         window: timedelta = timedelta(hours=1),
         timeout_s: float = 30.0,
+        limits: Limits | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        remember(api_key, url)
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
+        self.backend = f"LiteLLM at {self.url}"
         self.page_size = page_size
         self.window = window
-        self._client = http_client.client(
-            url, timeout=timeout_s, bearer=api_key, transport=transport
-        )
+        self.limits = limits or Limits(deadline_s=max(60.0, timeout_s * 2))
+        self._client = http.client(url, timeout=timeout_s, bearer=api_key, transport=transport)
 
     def close(self) -> None:
         self._client.close()
@@ -83,6 +86,7 @@ class LiteLLMSpendLogs:
 
     def _window(self, lo: datetime, hi: datetime) -> Iterator[RequestRecord | Problem]:
         page = 1
+        pages = http.Pages(self.backend, f"/spend/logs/v2 from {lo:%Y-%m-%d %H:%M}", self.limits)
         while True:
             body = self._get(
                 {
@@ -94,33 +98,25 @@ class LiteLLMSpendLogs:
             )
             rows = body.get("data")
             if not isinstance(rows, list):
-                raise InvalidResponse("LiteLLM /spend/logs/v2: answer has no 'data' list")
+                raise InvalidResponse(f"{self.backend}: /spend/logs/v2: answer has no 'data' list")
             where = f"{self.url}/spend/logs/v2 {lo:%Y-%m-%d %H:%M} page {page}"
             for i, row in enumerate(rows, start=1):
                 try:
                     yield spend_record(row)
                 except BadRecord as exc:
                     yield Problem(where, i, str(exc))
-            total_pages = body.get("total_pages") or 1
-            if not rows or page >= int(total_pages):
+            total_pages = http.field(body.get("total_pages"), int, self.backend, "total_pages")
+            if not rows or page >= (total_pages or 1):
                 return
             page += 1
+            pages.next(page)  # a proxy claiming a billion pages stops at max_pages
 
     def _get(self, params: dict[str, Any]) -> dict[str, Any]:
-        try:
-            resp = self._client.get("/spend/logs/v2", params=params)
-        except httpx.HTTPError as exc:
-            raise BackendUnavailable(f"LiteLLM at {self.url}: {type(exc).__name__}") from None
-        if resp.status_code in (401, 403):
-            raise AuthError(f"LiteLLM at {self.url} refused the key ({resp.status_code})")
-        if resp.status_code >= 400:
-            raise BackendUnavailable(f"LiteLLM at {self.url}: HTTP {resp.status_code}")
-        try:
-            body = resp.json()
-        except ValueError:
-            raise InvalidResponse(f"LiteLLM at {self.url}: answer is not JSON") from None
-        if not isinstance(body, dict):
-            raise InvalidResponse(f"LiteLLM at {self.url}: answer is not an object")
+        what = "/spend/logs/v2"
+        answer = http.send(
+            self._client, "GET", what, backend=self.backend, limits=self.limits, params=params
+        )
+        body: dict[str, Any] = http.check(answer, backend=self.backend, what=what)
         return body
 
 

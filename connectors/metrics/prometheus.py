@@ -14,15 +14,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 
 from connectors.base import GROUPINGS, SIGNALS, MetricsSource
 from connectors.errors import (
-    AuthError,
-    BackendUnavailable,
     ConnectorError,
     InvalidResponse,
     QueryError,
@@ -30,13 +28,15 @@ from connectors.errors import (
 from connectors.metrics.promql_schemes import Scheme, scheme
 from connectors.options import Option
 from connectors.records import BackendStatus, Kpis, MetricSeries
-from connectors.support.redact import redact_url
+from connectors.support import http
+from connectors.support.http import Limits
+from connectors.support.redact import redact_url, remember
 
 # Steps a chart may use, seconds: the smallest that keeps a range under
 # MAX_POINTS points (Prometheus refuses more than 11,000 per series).
 NICE_STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
 MAX_POINTS = 240
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def step_for(start: datetime, end: datetime, max_points: int = MAX_POINTS) -> int:
@@ -75,6 +75,7 @@ class PrometheusMetrics(MetricsSource):
         Option("retries", int, 2, "retries on connection errors, timeouts, 429, 502-504"),
         Option("backoff", float, 0.3, "first retry delay in seconds, doubled each time"),
         Option("verify", bool, True, "verify the server's TLS certificate"),
+        *http.LIMIT_OPTIONS,
     )
 
     def __init__(
@@ -90,11 +91,16 @@ class PrometheusMetrics(MetricsSource):
         retries: int = 2,
         backoff: float = 0.3,
         verify: bool = True,
+        deadline: float | None = None,
+        max_body_mb: float | None = None,
     ) -> None:
         if not url:
             raise ValueError("prometheus connector needs a url")
+        remember(token, password, url)
         self.url = str(url).rstrip("/")
         self.where = redact_url(self.url)
+        self.backend = f"prometheus {self.where}"
+        self.limits = Limits.from_options(deadline, max_body_mb, default_deadline=30.0)
         self.scheme_name = scheme
         self.scheme: Scheme = _scheme(scheme, panels)
         self.retries = max(0, int(retries))
@@ -105,8 +111,8 @@ class PrometheusMetrics(MetricsSource):
             headers["Authorization"] = f"Bearer {token}"
         elif username is not None:
             auth = httpx.BasicAuth(str(username), str(password or ""))
-        self._client = httpx.Client(
-            base_url=self.url, headers=headers, auth=auth, timeout=float(timeout), verify=verify
+        self._client = http.client(
+            self.url, timeout=float(timeout), headers=headers, auth=auth, verify=verify
         )
 
     def configure_panels(self, panels: Mapping[str, Any] | None) -> None:
@@ -125,57 +131,28 @@ class PrometheusMetrics(MetricsSource):
 
     def _get(self, path: str, params: Mapping[str, Any], what: str) -> Any:
         """GET with retries; the ``data`` of a successful answer. Raises ConnectorError."""
-        attempt = 0
-        while True:
-            try:
-                resp = self._client.get(path, params=dict(params))
-            except httpx.TimeoutException:
-                error: ConnectorError = BackendUnavailable(
-                    f"prometheus {self.where}: {what} timed out"
-                )
-                delay = None
-            except httpx.HTTPError as exc:
-                error = BackendUnavailable(
-                    # Only the type: httpx's text can quote request headers (the token).
-                    f"prometheus {self.where}: {what} failed: {type(exc).__name__}"
-                )
-                delay = None
-            else:
-                if resp.status_code not in RETRY_STATUSES and resp.status_code < 500:
-                    return self._decode(resp, what)
-                error = BackendUnavailable(
-                    f"prometheus {self.where}: {what}: HTTP {resp.status_code}"
-                    + _error_suffix(resp)
-                )
-                delay = _retry_after(resp)
-            if attempt >= self.retries:
-                raise error
-            time.sleep(min(5.0, delay if delay is not None else self.backoff * 2**attempt))
-            attempt += 1
-
-    def _decode(self, resp: httpx.Response, what: str) -> Any:
-        if resp.status_code in (401, 403):
-            raise AuthError(
-                f"prometheus {self.where}: {what}: HTTP {resp.status_code}, credentials refused"
-            )
-        try:
-            body = resp.json()
-        except ValueError:
-            raise InvalidResponse(
-                f"prometheus {self.where}: {what}: HTTP {resp.status_code}, answer is not JSON"
-                " (is this a Prometheus API URL?)"
-            ) from None
-        if not isinstance(body, dict):
-            raise InvalidResponse(f"prometheus {self.where}: {what}: answer is not a JSON object")
+        answer = http.send(
+            self._client,
+            "GET",
+            path,
+            backend=self.backend,
+            what=what,
+            limits=self.limits,
+            retries=self.retries,
+            retry_statuses=RETRY_STATUSES,
+            retry_errors=True,
+            backoff=self.backoff,
+            params=dict(params),
+        )
+        body = http.check(answer, backend=self.backend, what=what)
+        # A 200 is not enough: the API says success or error in the body.
         if body.get("status") != "success":
-            kind = body.get("errorType", f"HTTP {resp.status_code}")
+            kind = body.get("errorType", f"HTTP {answer.status_code}")
             message = _one_line(body.get("error", "no error message"))
-            raise QueryError(f"prometheus {self.where}: {what}: {kind}: {message}")
-        if resp.status_code >= 400:
-            raise InvalidResponse(f"prometheus {self.where}: {what}: HTTP {resp.status_code}")
+            raise QueryError(f"{self.backend}: {what}: {kind}: {message}")
         data = body.get("data")
         if not isinstance(data, dict) or ("result" not in data and what != "buildinfo"):
-            raise InvalidResponse(f"prometheus {self.where}: {what}: answer has no data.result")
+            raise InvalidResponse(f"{self.backend}: {what}: answer has no data.result")
         return data
 
     def query(
@@ -250,6 +227,9 @@ class PrometheusMetrics(MetricsSource):
         started = time.perf_counter()
         try:
             data = self._get("/api/v1/status/buildinfo", {}, "buildinfo")
+            # One real query too: a proxy in front (Thanos, Mimir, an auth
+            # gateway) may answer buildinfo and still refuse queries.
+            self.query("vector(1)", datetime.now(UTC), what="query")
         except ConnectorError as exc:
             return BackendStatus(ok=False, detail=str(exc))
         rtt = (time.perf_counter() - started) * 1000
@@ -324,21 +304,3 @@ class PrometheusMetrics(MetricsSource):
 
 def _scheme(name: str, panels: Mapping[str, str] | None) -> Scheme:
     return scheme(name, panels)
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("Retry-After", "")
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-def _error_suffix(resp: httpx.Response) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        return ""
-    if isinstance(body, dict) and body.get("error"):
-        return f": {_one_line(str(body['error']), 160)}"
-    return ""

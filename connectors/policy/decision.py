@@ -30,8 +30,15 @@ def decision(value: Any) -> PolicyDecision:
     if not isinstance(value, dict):
         raise InvalidResponse("policy result is neither an object nor a boolean")
     allow = value.get("allow")
+    if allow is not None and not isinstance(allow, bool):
+        raise InvalidResponse(f"result.allow is {type(allow).__name__}, expected a boolean")
+    deny = value.get("deny") or ()
+    # A Rego set arrives as a JSON array; a number or an object here is a policy
+    # that does not follow the gateway's contract, not a list of reasons.
+    if not isinstance(deny, list | tuple):
+        raise InvalidResponse(f"result.deny is {type(deny).__name__}, expected an array")
     denials = []
-    for item in value.get("deny") or ():
+    for item in deny:
         if isinstance(item, dict):
             denials.append(str(item.get("msg", orjson.dumps(item).decode())))
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -10,21 +11,23 @@ import orjson
 
 from connectors.base import PolicyEngine
 from connectors.errors import (
-    AuthError,
-    BackendUnavailable,
+    ConnectorError,
     InvalidResponse,
-    QueryError,
 )
 from connectors.options import Option
 from connectors.policy.decision import decision
 from connectors.records import BackendStatus, PolicyDecision
-from connectors.support import http as http_client
-from connectors.support.redact import redact_url
+from connectors.support import http
+from connectors.support.http import Limits
+from connectors.support.redact import redact_url, remember
 
 
 class OpaHttpPolicy(PolicyEngine):
     """An OPA server's Data API: ``POST {url}/v1/data/{package path}`` with
-    ``{"input": request}``; the answer's ``result`` is absent when undefined."""
+    ``{"input": request}``; the answer's ``result`` is absent when undefined.
+
+    Options: ``url``, ``package``, ``token`` (bearer), ``timeout_s`` per read,
+    ``deadline`` (seconds for a whole call), ``max_body_mb``."""
 
     kind = "opa"
     capabilities: ClassVar[frozenset[str]] = frozenset({"read"})
@@ -33,6 +36,7 @@ class OpaHttpPolicy(PolicyEngine):
         Option("package", str, "ai/gateway", "policy package (dots or slashes)"),
         Option("token", str, "", "bearer token", secret=True),
         Option("timeout_s", float, 5.0, "seconds per request"),
+        *http.LIMIT_OPTIONS,
     )
 
     def __init__(
@@ -42,50 +46,51 @@ class OpaHttpPolicy(PolicyEngine):
         package: str = "ai/gateway",
         token: str = "",
         timeout_s: float = 5.0,
+        deadline: float | None = None,
+        max_body_mb: float | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        remember(token, url)
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
+        self.backend = f"OPA at {self.url}"
         self.package = package.replace(".", "/").strip("/")
-        self._client = http_client.client(url, timeout=timeout_s, bearer=token, transport=transport)
+        self.limits = Limits.from_options(deadline, max_body_mb, default_deadline=30.0)
+        self._client = http.client(url, timeout=timeout_s, bearer=token, transport=transport)
 
     def close(self) -> None:
         self._client.close()
 
     def ping(self) -> BackendStatus:
+        """Health, then one real evaluation of the package with an empty input: a
+        server that is up but lacks the policy, or answers nonsense, is not ok."""
+        started = time.perf_counter()
         try:
-            resp = self._client.get("/health")
-        except httpx.HTTPError as exc:
-            return BackendStatus(ok=False, detail=f"OPA at {self.url}: {type(exc).__name__}")
-        return BackendStatus(ok=resp.status_code == 200, detail=f"HTTP {resp.status_code}")
+            answer = http.send(
+                self._client, "GET", "/health", backend=self.backend, limits=self.limits
+            )
+            http.check(answer, backend=self.backend, what="/health", expect=None)
+            self.evaluate({})
+        except ConnectorError as exc:
+            return BackendStatus(ok=False, detail=str(exc))
+        rtt = (time.perf_counter() - started) * 1000
+        return BackendStatus(ok=True, rtt_ms=rtt, detail=f"policy {self.package} answers")
 
     def evaluate(self, request: Mapping[str, Any]) -> PolicyDecision:
         """Raises BackendUnavailable, AuthError, QueryError, InvalidResponse."""
         body = orjson.dumps({"input": request}, default=str)
+        path = f"/v1/data/{self.package}"
+        answer = http.send(
+            self._client,
+            "POST",
+            path,
+            backend=self.backend,
+            what=path,
+            limits=self.limits,
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        doc = http.check(answer, backend=self.backend, what=path, empty={})
         try:
-            resp = self._client.post(
-                f"/v1/data/{self.package}",
-                content=body,
-                headers={"Content-Type": "application/json"},
-            )
-        except httpx.HTTPError as exc:
-            raise BackendUnavailable(f"OPA at {self.url}: {type(exc).__name__}") from None
-        if resp.status_code in (401, 403):
-            raise AuthError(f"OPA at {self.url} refused the token ({resp.status_code})")
-        if resp.status_code == 400:
-            raise QueryError(f"OPA at {self.url}: {_opa_message(resp)}")
-        if resp.status_code >= 400:
-            raise BackendUnavailable(f"OPA at {self.url}: HTTP {resp.status_code}")
-        try:
-            doc = resp.json()
-        except ValueError:
-            raise InvalidResponse(f"OPA at {self.url}: answer is not JSON") from None
-        if not isinstance(doc, dict):
-            raise InvalidResponse(f"OPA at {self.url}: answer is not an object")
-        return decision(doc.get("result"))
-
-
-def _opa_message(resp: httpx.Response) -> str:
-    try:
-        return str(resp.json().get("message", "bad request")).splitlines()[0]
-    except (ValueError, AttributeError):
-        return "bad request"
+            return decision(doc.get("result"))
+        except InvalidResponse as exc:
+            raise InvalidResponse(f"{self.backend}: {path}: {exc}") from None

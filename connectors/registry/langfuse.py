@@ -29,18 +29,17 @@ import httpx
 
 from connectors.base import Registry, RegistryEntry
 from connectors.errors import (
-    AuthError,
-    BackendUnavailable,
+    ConnectorError,
     InvalidChange,
     InvalidResponse,
     NotFound,
-    QueryError,
     ReadOnlyError,
 )
 from connectors.options import Option
 from connectors.records import Alias, BackendStatus, PromptVersion
-from connectors.support import http as http_client
-from connectors.support.redact import redact_url
+from connectors.support import http
+from connectors.support.http import Limits
+from connectors.support.redact import redact_url, remember
 
 API = "/api/public/v2/prompts"
 PAGE = 100  # the API's maximum ``limit``
@@ -71,6 +70,8 @@ class LangfusePrompts(Registry):
         Option("public_key", str, "", "project public key (pk-lf-...)"),
         Option("secret_key", str, "", "project secret key (sk-lf-...)", secret=True),
         Option("timeout", float, 10.0, "seconds per request"),
+        *http.LIMIT_OPTIONS,
+        *http.PAGE_OPTIONS,
     )
 
     def __init__(
@@ -81,12 +82,18 @@ class LangfusePrompts(Registry):
         secret_key: str = "",
         timeout: float = 10.0,
         read_only: bool = False,
+        deadline: float | None = None,
+        max_body_mb: float | None = None,
+        max_pages: int | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        remember(public_key, secret_key, url)
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
+        self.backend = f"Langfuse at {self.url}"
+        self.limits = Limits.from_options(deadline, max_body_mb, max_pages)
         self.read_only = read_only
         self.errors: list[str] = []
-        self._http = http_client.client(
+        self._http = http.client(
             url,
             timeout=timeout,
             auth=(public_key, secret_key) if public_key or secret_key else None,
@@ -94,57 +101,57 @@ class LangfusePrompts(Registry):
         )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        for attempt in range(3):
-            try:
-                resp = self._http.request(method, path, **kwargs)
-            except httpx.HTTPError as exc:
-                raise BackendUnavailable(
-                    f"Langfuse at {self.url} is unreachable ({type(exc).__name__})"
-                ) from None
-            if resp.status_code in (429, 503) and attempt < 2:
-                try:
-                    wait = min(float(resp.headers.get("Retry-After", "")), 10.0)
-                except ValueError:
-                    wait = 0.5 * (attempt + 1)
-                time.sleep(wait)
-                continue
-            break
-        code = resp.status_code
-        if code in (401, 403):
-            raise AuthError(f"Langfuse at {self.url} refused the API keys (HTTP {code})")
-        if code >= 500:
-            raise BackendUnavailable(f"Langfuse at {self.url}: HTTP {code}")
-        try:
-            body = resp.json()
-        except ValueError:
-            raise InvalidResponse(f"Langfuse at {self.url}: {path} did not answer JSON") from None
-        if code == 404:
-            message = body.get("message") if isinstance(body, dict) else None
-            raise NotFound(str(message or f"{path}: not found").splitlines()[0])
-        if code >= 400:
-            message = body.get("message") if isinstance(body, dict) else body
-            raise QueryError(f"Langfuse rejected {path}: HTTP {code} {message}"[:200])
-        return body
+        answer = http.send(
+            self._http,
+            method,
+            path,
+            backend=self.backend,
+            what=path,
+            limits=self.limits,
+            retries=2,
+            retry_statuses=frozenset({429, 503}),
+            backoff=0.5,
+            **kwargs,
+        )
+        return http.check(answer, backend=self.backend, what=path, expect=None)
 
     def _list(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         page = 1
+        pages = http.Pages(self.backend, API, self.limits)
         while True:
-            body = self._call("GET", API, params={"page": page, "limit": PAGE})
-            data = body.get("data") if isinstance(body, dict) else None
-            if not isinstance(data, list):
-                raise InvalidResponse(f"Langfuse at {self.url}: prompt list without 'data'")
-            out += [d for d in data if isinstance(d, dict) and d.get("name")]
-            meta = body.get("meta") or {}
-            if not data or page >= int(meta.get("totalPages") or page):
+            data, total = self._page(page, PAGE)
+            out += data
+            if not data or page >= (total or page):
                 return out
             page += 1
+            pages.next(page)  # "totalPages": 1e9 stops at max_pages
+
+    def _list_of(self, body: Mapping[str, Any], key: str) -> list[Any]:
+        """``body[key]`` as a list (absent: empty); InvalidResponse naming the field
+        when Langfuse sends something else (``"versions": 5``)."""
+        return list(http.field(body.get(key), list, self.backend, key) or [])
+
+    def _page(self, page: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+        """One page of the prompt list: its prompts and the total page count."""
+        body = self._call("GET", API, params={"page": page, "limit": limit})
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise InvalidResponse(f"{self.backend}: {API}: prompt list without 'data'")
+        meta = http.field(body.get("meta"), dict, self.backend, "meta") or {}
+        total = http.field(meta.get("totalPages"), int, self.backend, "meta.totalPages")
+        items = [d for d in data if isinstance(d, dict) and isinstance(d.get("name"), str)]
+        for item in items:
+            self._list_of(item, "versions")
+            self._list_of(item, "labels")
+        return items, total
 
     def ping(self) -> BackendStatus:
+        """One real read: the first page of the prompt list, read as ``entries`` would."""
         started = time.perf_counter()
         try:
-            self._call("GET", API, params={"page": 1, "limit": 1})
-        except (BackendUnavailable, AuthError, InvalidResponse, QueryError) as exc:
+            self._page(1, 1)
+        except ConnectorError as exc:
             return BackendStatus(ok=False, detail=str(exc))
         rtt = (time.perf_counter() - started) * 1000
         return BackendStatus(ok=True, version="public API v2", rtt_ms=rtt, detail="prompts")
@@ -156,7 +163,7 @@ class LangfusePrompts(Registry):
             return []
         out = []
         for meta in self._list():
-            versions = [int(v) for v in meta.get("versions") or [] if isinstance(v, int)]
+            versions = [v for v in self._list_of(meta, "versions") if isinstance(v, int)]
             name = str(meta["name"])
             out.append(
                 RegistryEntry(
@@ -176,7 +183,7 @@ class LangfusePrompts(Registry):
 
     def _meta(self, name: str) -> dict[str, Any]:
         body = self._call("GET", API, params={"name": name, "limit": PAGE})
-        for meta in body.get("data") or [] if isinstance(body, dict) else []:
+        for meta in self._list_of(body, "data") if isinstance(body, dict) else []:
             if isinstance(meta, dict) and meta.get("name") == name:
                 return meta
         raise NotFound(f"{name!r} is not in Langfuse at {self.url}")
@@ -208,8 +215,8 @@ class LangfusePrompts(Registry):
         if config is not None and not isinstance(config, dict):
             self.errors.append(f"{name}@{version}: config is not an object")
             config = {}
-        labels = body.get("labels") or []
-        tags = body.get("tags") or []
+        labels = self._list_of(body, "labels")
+        tags = self._list_of(body, "tags")
         return PromptVersion(
             name=name,
             version=version,
@@ -228,7 +235,7 @@ class LangfusePrompts(Registry):
     def versions(self, name: str) -> list[PromptVersion]:
         meta = self._meta(name)
         self.errors = [e for e in self.errors if not e.startswith(f"{name}@")]
-        numbers = sorted(int(v) for v in meta.get("versions") or [] if isinstance(v, int))
+        numbers = sorted(v for v in self._list_of(meta, "versions") if isinstance(v, int))
         return [self._one(name, version=n) for n in numbers]
 
     def get(self, name: str, ref: str) -> PromptVersion:
@@ -246,7 +253,7 @@ class LangfusePrompts(Registry):
 
     def _labels(self, name: str, labels: Any) -> list[Alias]:
         out = []
-        for label in sorted(str(x) for x in labels or []):
+        for label in sorted(str(x) for x in self._list_of({"labels": labels}, "labels")):
             try:
                 out.append(Alias(name, label, self._one(name, label=label).version))
             except NotFound:

@@ -25,16 +25,16 @@ import httpx
 
 from connectors.base import Registry, RegistryEntry
 from connectors.errors import (
-    AuthError,
-    BackendUnavailable,
+    ConnectorError,
     InvalidResponse,
     NotFound,
-    QueryError,
     ReadOnlyError,
 )
 from connectors.options import Option
 from connectors.records import Alias, BackendStatus, PromptVersion
-from connectors.support.redact import redact_url
+from connectors.support import http
+from connectors.support.http import Limits
+from connectors.support.redact import redact_url, remember
 
 API = "/api/2.0/mlflow"
 IS_PROMPT = "mlflow.prompt.is_prompt"
@@ -77,6 +77,8 @@ class MlflowRegistry(Registry):
         Option("token", str, None, "bearer token", secret=True),
         Option("timeout", float, 10.0, "seconds per request"),
         Option("retries", int, 2, "retries on connection failures"),
+        *http.LIMIT_OPTIONS,
+        *http.PAGE_OPTIONS,
     )
 
     def __init__(
@@ -87,70 +89,57 @@ class MlflowRegistry(Registry):
         timeout: float = 10.0,
         read_only: bool = False,
         retries: int = 2,
+        deadline: float | None = None,
+        max_body_mb: float | None = None,
+        max_pages: int | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        remember(token, url)
         self.url = redact_url(url.rstrip("/"))  # for messages; may hold no secret
+        self.backend = f"MLflow at {self.url}"
         self.read_only = read_only
         self.retries = retries
         self.errors: list[str] = []
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(
-            base_url=url.rstrip("/"),
-            headers=headers,
-            timeout=timeout,
-            transport=httpx.HTTPTransport(retries=retries),  # connection failures only
-        )
+        self.limits = Limits.from_options(deadline, max_body_mb, max_pages)
+        self._http = http.client(
+            url, timeout=timeout, bearer=token or "", transport=transport
+        )  # the transport retries connection failures only
 
     # ------------------------------------------------------------------ HTTP
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """One REST call; 429/503 are retried honouring Retry-After."""
-        for attempt in range(self.retries + 1):
-            try:
-                resp = self._http.request(method, API + path, **kwargs)
-            except httpx.TimeoutException:
-                raise BackendUnavailable(f"MLflow at {self.url} timed out") from None
-            except httpx.HTTPError as exc:
-                raise BackendUnavailable(
-                    f"MLflow at {self.url} is unreachable ({type(exc).__name__})"
-                ) from None
-            if resp.status_code in (429, 503) and attempt < self.retries:
-                time.sleep(_retry_after(resp.headers.get("Retry-After"), attempt))
-                continue
-            return self._read(resp, path)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _read(self, resp: httpx.Response, path: str) -> dict[str, Any]:
-        code = resp.status_code
-        if code in (401, 403):
-            raise AuthError(f"MLflow at {self.url} refused the credentials (HTTP {code})")
-        try:
-            body = resp.json() if resp.content else {}
-        except ValueError:
-            body = None
-        if code >= 500:
-            raise BackendUnavailable(f"MLflow at {self.url}: HTTP {code} on {path}")
-        if not isinstance(body, dict):
-            raise InvalidResponse(f"MLflow at {self.url}: {path} did not answer JSON (HTTP {code})")
-        if code >= 400:
-            error = str(body.get("error_code", ""))
-            message = str(body.get("message", "")).splitlines()[0] if body.get("message") else ""
-            if code == 404 or error == "RESOURCE_DOES_NOT_EXIST" or "not found" in message:
-                raise NotFound(message or f"{path}: not found")
-            raise QueryError(f"MLflow rejected {path}: {error} {message}".strip())
+        answer = http.send(
+            self._http,
+            method,
+            API + path,
+            backend=self.backend,
+            what=path,
+            limits=self.limits,
+            retries=self.retries,
+            retry_statuses=frozenset({429, 503}),
+            **kwargs,
+        )
+        body: dict[str, Any] = http.check(
+            answer, backend=self.backend, what=path, classify=_classify, empty={}
+        )
         return body
 
     def _pages(self, path: str, key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every item of a paginated search, following ``next_page_token``."""
+        """Every item of a paginated search, following ``next_page_token``; at most
+        ``max_pages`` pages, and a token handed out twice is an error, not a loop."""
         token: str | None = None
+        pages = http.Pages(self.backend, path, self.limits)
         while True:
             query = dict(params, **({"page_token": token} if token else {}))
             body = self._call("GET", path, params=query)
             items = body.get(key, [])
             if not isinstance(items, list):
-                raise InvalidResponse(f"MLflow at {self.url}: {key} is not a list")
+                raise InvalidResponse(f"{self.backend}: {path}: {key} is not a list")
             yield from (i for i in items if isinstance(i, dict))
-            token = body.get("next_page_token") or None
+            token = http.field(body.get("next_page_token"), str, self.backend, "next_page_token")
             if not token:
                 return
+            pages.next(token)
 
     # ------------------------------------------------------------- mapping
     def _version(self, item: Mapping[str, Any], aliases: Mapping[str, str]) -> PromptVersion:
@@ -209,17 +198,35 @@ class MlflowRegistry(Registry):
 
     # ------------------------------------------------------------ contract
     def ping(self) -> BackendStatus:
+        """``/health``, then one real registry read (a one-item prompt search):
+        a server whose health is fine but whose registry API fails is not ok."""
         started = time.perf_counter()
         try:
-            resp = self._http.get("/health")
-        except httpx.HTTPError as exc:
-            return BackendStatus(ok=False, detail=f"unreachable ({type(exc).__name__})")
-        rtt = (time.perf_counter() - started) * 1000
-        if resp.status_code != 200:
-            return BackendStatus(ok=False, rtt_ms=rtt, detail=f"HTTP {resp.status_code}")
+            answer = http.send(
+                self._http, "GET", "/health", backend=self.backend, limits=self.limits
+            )
+            http.check(answer, backend=self.backend, what="/health", expect=None, empty="")
+            rtt = (time.perf_counter() - started) * 1000
+            body = self._call(
+                "GET",
+                "/registered-models/search",
+                params={"max_results": 1, "filter": PROMPT_FILTER},
+            )
+            # Read it as entries() would, so a wrong shape is reported here too.
+            items = http.field(
+                body.get("registered_models"), list, self.backend, "registered_models"
+            )
+            for item in items or []:
+                if isinstance(item, dict):
+                    self._entry(item, "prompt")
+        except ConnectorError as exc:
+            return BackendStatus(ok=False, detail=str(exc))
         version = ""
-        with contextlib.suppress(httpx.HTTPError):
-            version = self._http.get("/version").text.strip()[:20]
+        with contextlib.suppress(ConnectorError):
+            answer = http.send(
+                self._http, "GET", "/version", backend=self.backend, limits=self.limits
+            )
+            version = answer.text.strip()[:20] if answer.status_code == 200 else ""
         return BackendStatus(ok=True, version=version, rtt_ms=rtt, detail="registry")
 
     def entries(self, kind: str = "prompt") -> list[RegistryEntry]:
@@ -227,21 +234,24 @@ class MlflowRegistry(Registry):
         params: dict[str, Any] = {"max_results": PAGE}
         if kind == "prompt":
             params["filter"] = PROMPT_FILTER
-        out = []
-        for item in self._pages("/registered-models/search", "registered_models", params):
-            latest = [v for v in item.get("latest_versions") or [] if isinstance(v, dict)]
-            newest = max((str(v.get("version", "")) for v in latest), key=_vkey, default="")
-            out.append(
-                RegistryEntry(
-                    name=str(item.get("name", "")),
-                    kind="prompt" if kind == "prompt" else "model",
-                    latest=newest,
-                    aliases=_aliases(item.get("aliases")),
-                    updated=_ms(item.get("last_updated_timestamp")),
-                    description=str(item.get("description") or ""),
-                )
-            )
-        return sorted(out, key=lambda e: e.name)
+        items = self._pages("/registered-models/search", "registered_models", params)
+        return sorted((self._entry(i, kind) for i in items), key=lambda e: e.name)
+
+    def _entry(self, item: Mapping[str, Any], kind: str) -> RegistryEntry:
+        raw = http.field(item.get("latest_versions"), list, self.backend, "latest_versions")
+        latest = [v for v in raw or [] if isinstance(v, dict)]
+        newest = max((str(v.get("version", "")) for v in latest), key=_vkey, default="")
+        return RegistryEntry(
+            name=str(item.get("name", "")),
+            kind="prompt" if kind == "prompt" else "model",
+            latest=newest,
+            aliases=self._aliases(item),
+            updated=_ms(item.get("last_updated_timestamp")),
+            description=str(item.get("description") or ""),
+        )
+
+    def _aliases(self, item: Mapping[str, Any]) -> dict[str, str]:
+        return _aliases(http.field(item.get("aliases"), list, self.backend, "aliases"))
 
     def names(self, kind: str = "prompt") -> list[str]:
         return [e.name for e in self.entries(kind)]
@@ -258,7 +268,7 @@ class MlflowRegistry(Registry):
 
     def versions(self, name: str) -> list[PromptVersion]:
         model = self._model(name)
-        aliases = _aliases(model.get("aliases"))
+        aliases = self._aliases(model)
         flt = f"name='{_quote(name)}'"
         if _tags(model.get("tags")).get(IS_PROMPT) == "true":
             flt += f" AND {PROMPT_FILTER}"
@@ -270,7 +280,7 @@ class MlflowRegistry(Registry):
     def get(self, name: str, ref: str) -> PromptVersion:
         """Version ``ref`` (a number or an alias) of ``name``. Raises NotFound."""
         model = self._model(name)
-        aliases = _aliases(model.get("aliases"))
+        aliases = self._aliases(model)
         version = ref if ref.isdigit() else aliases.get(ref)
         if version is None:
             known = ", ".join(sorted(aliases)) or "none"
@@ -288,7 +298,7 @@ class MlflowRegistry(Registry):
 
     def aliases(self, name: str) -> list[Alias]:
         model = self._model(name)
-        return [Alias(name, a, v) for a, v in sorted(_aliases(model.get("aliases")).items())]
+        return [Alias(name, a, v) for a, v in sorted(self._aliases(model).items())]
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         """Point ``alias`` of ``name`` at ``version``. Raises ReadOnlyError, NotFound."""
@@ -307,6 +317,8 @@ class MlflowRegistry(Registry):
 def _tags(raw: Any) -> dict[str, str]:
     if isinstance(raw, dict):
         return {str(k): str(v) for k, v in raw.items()}
+    if raw is not None and not isinstance(raw, list):
+        raise InvalidResponse(f"MLflow: field tags is {type(raw).__name__}, expected an array")
     out = {}
     for tag in raw or []:
         if isinstance(tag, dict) and "key" in tag:
@@ -331,8 +343,9 @@ def _vkey(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isdigit() else (1 << 62, version)
 
 
-def _retry_after(header: str | None, attempt: int) -> float:
-    try:
-        return min(float(header or ""), 10.0)
-    except ValueError:
-        return 0.2 * (2**attempt)
+def _classify(code: int, detail: str) -> tuple[type[ConnectorError], str] | None:
+    """MLflow names a missing object in the body (``RESOURCE_DOES_NOT_EXIST``),
+    sometimes with 400: that is NotFound, not a rejected query."""
+    if code < 500 and ("RESOURCE_DOES_NOT_EXIST" in detail or "not found" in detail.lower()):
+        return NotFound, "not found"
+    return None

@@ -31,10 +31,16 @@ import httpx
 import orjson
 
 from connectors.base import Completion, ReplayTarget
-from connectors.errors import AuthError, BackendUnavailable, InvalidResponse, QueryError
+from connectors.errors import (
+    BackendUnavailable,
+    ConnectorError,
+    InvalidResponse,
+)
 from connectors.options import Option
 from connectors.records import BackendStatus
-from connectors.support.redact import redact_url
+from connectors.support import http
+from connectors.support.http import Limits
+from connectors.support.redact import redact_url, remember
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -81,6 +87,7 @@ class OpenAICompatTarget(ReplayTarget):
         Option("backoff", float, 0.5, "first retry delay in seconds, doubled each time"),
         Option("max_retry_after", float, 60.0, "longest Retry-After honoured, seconds"),
         Option("max_connections", int, 32, "concurrent connections"),
+        *http.LIMIT_OPTIONS,
     )
 
     def __init__(
@@ -96,7 +103,10 @@ class OpenAICompatTarget(ReplayTarget):
         backoff: float = 0.5,
         max_retry_after: float = 60.0,
         max_connections: int = 32,
+        deadline: float | None = None,
+        max_body_mb: float | None = None,
     ) -> None:
+        remember(api_key, url)
         base = str(url).rstrip("/")
         self.endpoint = base if base.endswith("/chat/completions") else base + "/chat/completions"
         self.base_url = self.endpoint.removesuffix("/chat/completions")
@@ -109,6 +119,11 @@ class OpenAICompatTarget(ReplayTarget):
         self.backoff = float(backoff)
         self.max_retry_after = float(max_retry_after)
         self._timeout = httpx.Timeout(float(timeout), connect=float(connect_timeout))
+        # Per attempt: a model may take the whole read timeout to start answering;
+        # the deadline stops one that then drips tokens for ever.
+        self.limits = Limits.from_options(
+            deadline, max_body_mb, default_deadline=float(timeout) + float(connect_timeout) + 30
+        )
         self._limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -142,20 +157,19 @@ class OpenAICompatTarget(ReplayTarget):
         self._clients.clear()
 
     def ping(self) -> BackendStatus:
+        """One real read: ``GET /models``, the list the endpoint serves."""
         started = time.perf_counter()
+        limits = Limits(deadline_s=min(10.0, self.limits.deadline_s), max_bytes=4 * 1024 * 1024)
         try:
-            resp = httpx.get(self.base_url + "/models", headers=self._headers, timeout=3.0)
-        except httpx.HTTPError as exc:
-            return BackendStatus(ok=False, detail=f"{self.where}: {type(exc).__name__}")
+            with http.client(self.base_url, timeout=3.0, headers=self._headers) as client:
+                answer = http.send(client, "GET", "/models", backend=self.where, limits=limits)
+            body = http.check(answer, backend=self.where, what="/models")
+            data = http.field(body.get("data"), list, self.where, "data") or []
+        except ConnectorError as exc:
+            rtt = (time.perf_counter() - started) * 1000
+            return BackendStatus(ok=False, rtt_ms=rtt, detail=str(exc))
         rtt = (time.perf_counter() - started) * 1000
-        if resp.status_code in (401, 403):
-            return BackendStatus(ok=False, rtt_ms=rtt, detail="credentials refused")
-        if resp.status_code >= 400:
-            return BackendStatus(ok=False, rtt_ms=rtt, detail=f"HTTP {resp.status_code}")
-        try:
-            models = [m.get("id", "") for m in resp.json().get("data", [])]
-        except (ValueError, AttributeError):
-            models = []
+        models = [str(m.get("id", "")) for m in data if isinstance(m, dict)]
         return BackendStatus(ok=True, rtt_ms=rtt, detail="models: " + ", ".join(models[:5]))
 
     async def complete(
@@ -175,7 +189,15 @@ class OpenAICompatTarget(ReplayTarget):
             last = attempt == self.retries
             started = time.perf_counter()
             try:
-                resp = await client.post(self.endpoint, content=payload)
+                resp = await http.asend(
+                    client,
+                    "POST",
+                    self.endpoint,
+                    backend=where,
+                    what="chat/completions",
+                    limits=self.limits,
+                    content=payload,
+                )
             except httpx.TimeoutException:
                 # A slow model is not retried: another wait of the same length
                 # would most likely time out too.
@@ -202,7 +224,8 @@ class OpenAICompatTarget(ReplayTarget):
                     raise BackendUnavailable(f"{where}: {what}; retry after {wait:.0f} s")
                 if last:
                     raise BackendUnavailable(
-                        f"{where}: {what} after {attempt + 1} attempt(s): {_error_text(resp)}"
+                        f"{where}: {what} after {attempt + 1} attempt(s): "
+                        f"{http.detail(resp) or 'no details'}"
                     )
                 await asyncio.sleep(wait if wait is not None else self.backoff * 2**attempt)
                 continue
@@ -210,27 +233,8 @@ class OpenAICompatTarget(ReplayTarget):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _error_text(resp: httpx.Response) -> str:
-    try:
-        data = resp.json()
-        err = data.get("error", data) if isinstance(data, dict) else data
-        msg = err.get("message", err) if isinstance(err, dict) else err
-        return _one_line(str(msg) or f"HTTP {resp.status_code}")
-    except ValueError:
-        return _one_line(resp.text or f"HTTP {resp.status_code}")
-
-
-def _completion(resp: httpx.Response, latency_ms: float, where: str) -> Completion:
-    if resp.status_code in (401, 403):
-        raise AuthError(f"{where}: credentials refused (HTTP {resp.status_code})")
-    if resp.status_code >= 400:
-        raise QueryError(f"{where}: HTTP {resp.status_code}: {_error_text(resp)}")
-    try:
-        data = orjson.loads(resp.content)
-    except orjson.JSONDecodeError:
-        raise InvalidResponse(
-            f"{where}: answer is not JSON: {_one_line(resp.text, 60)!r}"
-        ) from None
+def _completion(resp: http.Answer, latency_ms: float, where: str) -> Completion:
+    data = http.check(resp, backend=where, what="chat/completions")
     try:
         choice = data["choices"][0]
         message = choice.get("message") or {}

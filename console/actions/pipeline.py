@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors.errors import Conflict, ConnectorError, ReadOnlyError
+from connectors.support.redact import scrub
 from connectors.workspace.store import append_audit, snapshot_history, ts_ms
 from console.actions.blast import Traffic
 from console.actions.changes import Change
@@ -58,7 +59,7 @@ class Pipeline:
         ctx = self._context()
         try:
             steps, notes = change.steps(ctx)
-        except (ConnectorError, LlmdeckError, ValueError) as exc:
+        except (LlmdeckError, ValueError) as exc:
             status: OutcomeStatus = "refused" if isinstance(exc, ReadOnlyError) else "failed"
             outcome = self._audit(status, f"{change.title()}: {_line(exc)}", None, change=change)
             raise ActionError(outcome) from None
@@ -122,7 +123,13 @@ class Pipeline:
                 if isinstance(exc, ReadOnlyError)
                 else "failed"
             )
-            what = _line(exc) if isinstance(exc, ConnectorError) else f"{type(exc).__name__}: {exc}"
+            # An LlmdeckError's text is already one clean line; anything else is a
+            # bug whose text may quote anything, so it is scrubbed before the audit.
+            what = (
+                _line(exc)
+                if isinstance(exc, LlmdeckError)
+                else f"{type(exc).__name__}: {scrub(str(exc))}"
+            )
             done = f" ({written} of {len(plan.steps)} steps done)" if written else ""
             return self._audit(status, f"{plan.title}: {what}{done}", plan, reason)
         return self._audit("done", f"{plan.title}: done", plan, reason)
@@ -206,7 +213,7 @@ class Pipeline:
         Best effort: the write is done and verified; a store that cannot take
         the snapshot must not turn it into a failure.
         """
-        with contextlib.suppress(LlmdeckError, ConnectorError, sqlite3.Error):
+        with contextlib.suppress(LlmdeckError, sqlite3.Error):
             self._snapshot(step)
 
     def _snapshot(self, step: Step) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 
 import orjson
 
-from connectors.errors import ConnectorError
 from connectors.support.atomic import private_opener
 from connectors.workspace.store import from_ms, ts_ms
 from console.core.errors import LlmdeckError
@@ -163,7 +162,7 @@ def load(session: Session, since: datetime | None = None) -> tuple[list[AuditRow
                 AuditRow(e.ts, e.source or flags.kind, e.who, "", e.what, e.target)
                 for e in flags.events(since)
             ]
-    except (ConnectorError, LlmdeckError) as exc:
+    except LlmdeckError as exc:
         problems.append(f"flag events: {exc}")
     # Stable ascending sort, then reverse: newest first, and of rows with the
     # same time the one written last comes first.

@@ -6,7 +6,6 @@ import argparse
 import json
 from typing import Any
 
-from connectors.errors import ConnectorError
 from console.commands.common import open_session
 from console.core.errors import LlmdeckError
 from console.core.spans import RANGES, parse
@@ -29,7 +28,7 @@ def register(sub: Any) -> None:
     fmt.add_argument("--json", action="store_true", help="print the changes as JSON")
     fmt.add_argument("--unified", action="store_true", help="print a unified diff only")
     p.add_argument("--range", default="24h", choices=list(RANGES), help="traffic window")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, context="diff")
 
 
 def _pct(v: float | None) -> str:
@@ -56,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
             name, ref_a, ref_b = dv.flag_versions(session, args.flag)
         start, end = parse(args.range).window()
         view = dv.load_diff(session, name, ref_a, ref_b, start, end)
-    except ConnectorError as exc:
-        raise LlmdeckError(f"diff: {exc}") from None
     finally:
         session.close()
     d = view.diff

@@ -14,6 +14,7 @@ from typing import Any
 
 from connectors import discovery, options
 from connectors.records import BackendStatus
+from connectors.support.redact import scrub
 from console.commands.common import open_session
 from console.core.errors import LlmdeckError
 
@@ -81,6 +82,8 @@ def check(session: Any, spec: Any) -> tuple[BackendStatus, float]:
         connector.close()
     except LlmdeckError as exc:
         status = BackendStatus(ok=False, detail=str(exc))
+    except Exception as exc:  # a bug in one connector must not hide the others' rows
+        status = BackendStatus(ok=False, detail=f"{type(exc).__name__}: {scrub(str(exc))}")
     return status, (time.perf_counter() - started) * 1000
 
 

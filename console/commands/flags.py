@@ -7,7 +7,6 @@ import argparse
 import json
 from typing import Any
 
-from connectors.errors import ConnectorError
 from connectors.records import Flag
 from console.actions import Confirmation, Pipeline, Plan, SetEnabled, SetWeights
 from console.actions.breakglass import leave_read_only
@@ -26,7 +25,7 @@ def register(sub: Any) -> None:
     fsub = p.add_subparsers(dest="flags_command", metavar="ACTION", required=True)
     ls = fsub.add_parser("list", help="every flag with its state per environment")
     ls.add_argument("--json", action="store_true", help="print JSON")
-    ls.set_defaults(func=run_list)
+    ls.set_defaults(func=run_list, context="flags")
     st = fsub.add_parser("set", help="turn a flag on or off, or set its variant weights")
     st.add_argument("flag")
     st.add_argument("state", nargs="?", choices=sorted(STATES), help="on/off (trip/reset)")
@@ -34,7 +33,7 @@ def register(sub: Any) -> None:
         "--variant", action="append", default=[], metavar="V=W", help="variant weight, percent"
     )
     add_write_options(st)
-    st.set_defaults(func=run_set)
+    st.set_defaults(func=run_set, context="flags set")
 
 
 def add_write_options(p: argparse.ArgumentParser) -> None:
@@ -80,8 +79,6 @@ def run_list(args: argparse.Namespace) -> int:
         if store is None:
             raise LlmdeckError(f"profile {session.profile.name!r} has no flag store")
         rows = flag_rows(store.flags())
-    except ConnectorError as exc:
-        raise LlmdeckError(f"flags: {exc}") from None
     finally:
         session.close()
     if args.json:
@@ -136,12 +133,9 @@ def run_set(args: argparse.Namespace) -> int:
         raise LlmdeckError("flags set: give a state or --variant weights, not both")
     if not args.state and not args.variant:
         raise LlmdeckError("flags set: give a state (on/off) or --variant V=W ...")
-    try:
-        change: Change = (
-            SetEnabled(args.flag, STATES[args.state])
-            if args.state
-            else SetWeights(args.flag, parse_weights(args.variant))
-        )
-    except ConnectorError as exc:
-        raise LlmdeckError(f"flags set: {exc}") from None
+    change: Change = (
+        SetEnabled(args.flag, STATES[args.state])
+        if args.state
+        else SetWeights(args.flag, parse_weights(args.variant))
+    )
     return apply(args, change)

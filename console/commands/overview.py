@@ -7,9 +7,7 @@ import json
 from typing import Any
 
 from connectors.base import GROUPINGS
-from connectors.errors import ConnectorError
 from console.commands.common import open_session
-from console.core.errors import LlmdeckError
 from console.core.spans import DEFAULT_RANGE, RANGES
 
 
@@ -27,8 +25,6 @@ def run(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
         data = report(session, RANGES[args.range], args.group_by)
-    except ConnectorError as exc:
-        raise LlmdeckError(str(exc)) from None
     finally:
         session.close()
     if args.json:

@@ -7,10 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from connectors.errors import ConnectorError
 from connectors.records import PromptVersion
 from console.commands.common import open_session
-from console.core.errors import LlmdeckError
 from console.core.spans import RANGES, parse
 from console.registry import view as rv
 
@@ -21,12 +19,12 @@ def register(sub: Any) -> None:
     ls = rsub.add_parser("list", help="every prompt and model with its aliases")
     ls.add_argument("--kind", choices=("prompt", "model", "all"), default="all")
     ls.add_argument("--json", action="store_true", help="print JSON")
-    ls.set_defaults(func=run_list)
+    ls.set_defaults(func=run_list, context="registry")
     show = rsub.add_parser("show", help="versions, alias history and lineage of one name")
     show.add_argument("name")
     show.add_argument("--range", default="24h", choices=list(RANGES), help="lineage window")
     show.add_argument("--json", action="store_true", help="print JSON")
-    show.set_defaults(func=run_show)
+    show.set_defaults(func=run_show, context="registry")
 
 
 def _when(ts: datetime | None) -> str | None:
@@ -37,8 +35,6 @@ def run_list(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
         listing = rv.load_listing(session)
-    except ConnectorError as exc:
-        raise LlmdeckError(f"registry: {exc}") from None
     finally:
         session.close()
     entries = [e for e in [*listing.prompts, *listing.models] if args.kind in ("all", e.kind)]
@@ -82,8 +78,6 @@ def run_show(args: argparse.Namespace) -> int:
             history = rv.alias_history(conn, args.name)
             lineage = rv.lineage(conn, args.name, [v.version for v in versions], start, end)
         errors = registry.problems()
-    except ConnectorError as exc:
-        raise LlmdeckError(f"registry: {exc}") from None
     finally:
         session.close()
     if args.json:

@@ -172,10 +172,7 @@ def _log(session: Session) -> Any:
 
 
 def _get(session: Session, request_id: str) -> RequestRecord:
-    try:
-        return _log(session).get(request_id)
-    except ConnectorError as exc:
-        raise LlmdeckError(str(exc)) from None
+    return _log(session).get(request_id)
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -220,10 +217,7 @@ def run_batch(args: argparse.Namespace) -> int:
         records: list[RequestRecord] = []
         cursor = None
         while len(records) < args.limit:
-            try:
-                page = log.page(flt, limit=min(args.limit - len(records), 500), cursor=cursor)
-            except ConnectorError as exc:
-                raise LlmdeckError(str(exc)) from None
+            page = log.page(flt, limit=min(args.limit - len(records), 500), cursor=cursor)
             records += page.records
             cursor = page.next_cursor
             if cursor is None:

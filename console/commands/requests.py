@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 
 from connectors.base import RequestFilter
-from connectors.errors import ConnectorError
 from console.commands.common import open_session
 from console.core.errors import LlmdeckError
 from console.core.session import Session
@@ -86,10 +85,7 @@ def run_list(args: argparse.Namespace) -> int:
         flt = filter_from_args(args)
         left, cursor = args.limit, None
         while left > 0:
-            try:
-                page = log.page(flt, limit=min(left, 500), cursor=cursor)
-            except ConnectorError as exc:
-                raise LlmdeckError(str(exc)) from None
+            page = log.page(flt, limit=min(left, 500), cursor=cursor)
             for rec in page.records:
                 if args.json:
                     print(orjson.dumps(rec.to_dict(), default=str).decode())
@@ -110,10 +106,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _get(session: Session, request_id: str) -> Any:
-    try:
-        return _log(session).get(request_id)
-    except ConnectorError as exc:
-        raise LlmdeckError(str(exc)) from None
+    return _log(session).get(request_id)
 
 
 def run_one(args: argparse.Namespace) -> int:

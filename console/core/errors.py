@@ -1,10 +1,16 @@
-"""Errors the CLI turns into one clear line and exit code 2, never a traceback."""
+"""The console's errors: branches of the one base, ``LlmdeckError``.
+
+The base is defined in ``connectors.errors`` (connectors may not import the
+console) and re-exported here, so a ConnectorError is an LlmdeckError too and
+no call site translates one into the other: the CLI turns any of them into
+one clear line and exit code 2, the App into a notification.
+"""
 
 from __future__ import annotations
 
+from connectors.errors import LlmdeckError
 
-class LlmdeckError(Exception):
-    """A problem the user can fix: a bad file, a missing secret, an unusable workspace."""
+__all__ = ["ConfigError", "LlmdeckError", "SecretsError", "WorkspaceError"]
 
 
 class ConfigError(LlmdeckError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from connectors.support.redact import remember
 from console.core.config import SecretRef
 from console.core.errors import SecretsError
 
@@ -32,7 +33,14 @@ def _keyring() -> Any:
 
 
 def resolve(ref: SecretRef) -> str:
-    """The secret's value. Raises SecretsError naming the secret and the profile key."""
+    """The secret's value, remembered by the scrubber so that no message or stored
+    text can show it. Raises SecretsError naming the secret and the profile key."""
+    value = _resolve(ref)
+    remember(value)
+    return value
+
+
+def _resolve(ref: SecretRef) -> str:
     if ref.source == "env":
         value = os.environ.get(ref.name, "").strip()
         if not value:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.errors import ConnectorError, NotFound
+from connectors.errors import NotFound
 from connectors.records import PromptVersion
 from connectors.workspace.rollups import pieces, quantile
 from connectors.workspace.schema import N_LAT_BUCKETS
@@ -151,6 +151,6 @@ def load_diff(
     if session.profile.workspace is not None:
         try:
             served = traffic(session.store(), name, start, end)
-        except (sqlite3.Error, LlmdeckError, ConnectorError):
+        except (sqlite3.Error, LlmdeckError):
             served = {}  # no request log: the diff itself still shows
     return DiffView(compare(older, newer), served, start, end, registry.problems())

@@ -25,6 +25,7 @@ import orjson
 
 from connectors.logsources.mapping import BadRecord, Problem, check_record
 from connectors.records import RequestRecord
+from connectors.support.redact import redact_url, remember
 from connectors.workspace.store import (
     UnstorableRecord,
     from_ms,
@@ -132,7 +133,10 @@ def expand(specs: Iterable[str], fmt: str = "auto") -> tuple[list[Source], list[
     for spec in specs:
         if spec.startswith("litellm:"):
             url = spec[len("litellm:") :]
-            sources.append(Source(f"litellm:{url}", "litellm", url=url))
+            # The key is stored (ingest_progress) and shown (the report): it names
+            # the redacted URL, never the userinfo or query credentials it may carry.
+            remember(url)
+            sources.append(Source(f"litellm:{redact_url(url)}", "litellm", url=url))
             continue
         pattern = str(Path(spec).expanduser())
         matches = sorted(glob.glob(pattern)) if glob.has_magic(spec) else [pattern]  # noqa: PTH207
@@ -416,10 +420,10 @@ def _litellm(
         for window_start, item in logs.read(start, end):
             # Everything before the window being read is in: resume from there.
             ing.mark(src.key, ts_ms(window_start))
-            ing.add(src.url, item.line if isinstance(item, Problem) else 0, item)
+            ing.add(redact_url(src.url), item.line if isinstance(item, Problem) else 0, item)
         ing.mark(src.key, ts_ms(end))
-    except ConnectorError as exc:
-        ing.flush()
-        raise LlmdeckError(str(exc)) from None
+    except ConnectorError:
+        ing.flush()  # what was read before the failure is kept; resume starts there
+        raise
     finally:
         logs.close()

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.errors import ConnectorError
 from connectors.records import ChangeEvent
 from connectors.workspace.store import from_ms, ts_ms
 from console.core.errors import LlmdeckError
@@ -107,7 +106,7 @@ def load(session: Session, start: datetime, end: datetime) -> Changes:
         flags = session.flags()
         if flags is not None:
             events += [e for e in flags.events(since=start) if start <= e.ts < end]
-    except (ConnectorError, LlmdeckError) as exc:
+    except LlmdeckError as exc:
         problems.append(f"flag events: {exc}")
     events.sort(key=lambda e: (e.ts, e.source))
     return Changes(tuple(events), tuple(problems))

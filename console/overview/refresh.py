@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.errors import ConnectorError
 from connectors.records import ChangeEvent
 from console.core.errors import LlmdeckError
 from console.core.session import Session
@@ -46,15 +45,15 @@ def load(session: Session, rng: TimeRange, group_by: str) -> OverviewData:
     settings = session.profile.settings
     try:
         data.costs = budgets.model_costs(metrics, settings, start, end)
-    except (ConnectorError, LlmdeckError, ValueError) as exc:
+    except (LlmdeckError, ValueError) as exc:
         data.problems.append(f"cost: {_line(exc)}")
     try:
         data.budgets = budgets.budgets(metrics, settings, end)
-    except (ConnectorError, LlmdeckError, ValueError) as exc:
+    except (LlmdeckError, ValueError) as exc:
         data.problems.append(f"budgets: {_line(exc)}")
     try:
         data.slos = slo.evaluate(metrics, settings, end)
-    except (ConnectorError, LlmdeckError, ValueError) as exc:
+    except (LlmdeckError, ValueError) as exc:
         data.problems.append(f"slos: {_line(exc)}")
     return data
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from connectors.base import Completion, ReplayTarget
 from connectors.errors import ConnectorError, NotFound
 from connectors.records import PromptVersion, ReplayResult, RequestRecord
+from connectors.support.redact import scrub
 from console.core import clock, readonly
 from console.core.errors import LlmdeckError
 from console.core.session import Session
@@ -120,7 +121,7 @@ class Replayer:
                 if registry is None:
                     raise NotFound("no registry configured")
                 self._versions[key] = registry.get(prompt_id, ref)
-            except (NotFound, ConnectorError) as exc:
+            except ConnectorError as exc:
                 if required:
                     raise NotReplayable(
                         f"cannot re-render with {prompt_id or '?'}@{ref}: {exc}"
@@ -155,7 +156,7 @@ class Replayer:
             output=None,
             verdict=verdict,
             prompt_version=str(request.get("prompt_version") or record.prompt_version),
-            error=error,
+            error=scrub(error),  # stored in replays.error: no secret, whatever raised it
         )
 
     async def replay(

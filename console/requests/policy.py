@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from connectors.base import PolicyEngine
-from connectors.errors import ConnectorError
 from connectors.records import PolicyDecision, RequestRecord
 from console.core.errors import LlmdeckError
 from console.core.session import Session
@@ -18,10 +17,7 @@ def check(session: Session, rec: RequestRecord) -> PolicyDecision:
     if engine is None:
         raise LlmdeckError(f"profile {session.profile.name!r} configures no policy")
     assert isinstance(engine, PolicyEngine)
-    try:
-        return engine.evaluate(rec.to_dict())
-    except ConnectorError as exc:
-        raise LlmdeckError(str(exc)) from None
+    return engine.evaluate(rec.to_dict())
 
 
 def verdict(d: PolicyDecision) -> str:

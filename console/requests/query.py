@@ -22,6 +22,7 @@ from connectors.base import RequestFilter
 from connectors.logsources.mapping import stored_id
 from connectors.records import STATUSES, RequestRecord
 from connectors.support.atomic import private_opener
+from connectors.support.redact import redact_url
 from console.core import clock
 
 ORDERS = {
@@ -189,8 +190,11 @@ def as_curl(rec: RequestRecord, base_url: str = "http://127.0.0.1:18080/v1") -> 
             f"request {rec.request_id} was logged as hashes only: no messages to send"
         )
     body = orjson.dumps(chat_body(rec), option=orjson.OPT_INDENT_2).decode()
+    # The command is pasted into tickets and shells: the target URL's userinfo,
+    # query credentials and token-like path segments stay out of it.
+    url = redact_url(base_url.rstrip("/")) + "/chat/completions"
     return (
-        f"curl -sS {shlex.quote(base_url.rstrip('/') + '/chat/completions')} \\\n"
+        f"curl -sS {shlex.quote(url)} \\\n"
         '  -H "Content-Type: application/json" \\\n'
         '  -H "Authorization: Bearer $OPENAI_API_KEY" \\\n'
         f"  -d {shlex.quote(body)}"

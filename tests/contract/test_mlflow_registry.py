@@ -215,7 +215,9 @@ def test_mlflow_down_is_one_clear_line() -> None:
     reg = MlflowRegistry(url="http://127.0.0.1:9", timeout=1, retries=0)
     with pytest.raises(BackendUnavailable) as exc:
         reg.entries("prompt")
-    assert str(exc.value) == "MLflow at http://127.0.0.1:9 is unreachable (ConnectError)"
+    assert str(exc.value) == (
+        "MLflow at http://127.0.0.1:9: /registered-models/search: unreachable (ConnectError)"
+    )
     assert not reg.ping().ok
 
 

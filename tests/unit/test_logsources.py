@@ -342,7 +342,7 @@ def test_litellm_windows_and_pages() -> None:
 def test_litellm_refuses_bad_key() -> None:
     logs = LiteLLMSpendLogs("http://litellm.test", "wrong", transport=mock_litellm({}, []))
     start = datetime(2026, 11, 29, tzinfo=UTC)
-    with pytest.raises(AuthError, match="refused the key"):
+    with pytest.raises(AuthError, match="HTTP 401, credentials refused"):
         list(logs.read(start, start + timedelta(hours=1)))
 
 

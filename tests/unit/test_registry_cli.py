@@ -123,4 +123,7 @@ def test_mlflow_down_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     )
     code, _, err = run(capsys, "--config", str(cfg), "registry", "list")
     assert code == 2
-    assert err == "llmdeck: registry: MLflow at http://127.0.0.1:9 is unreachable (ConnectError)\n"
+    assert err == (
+        "llmdeck: registry: MLflow at http://127.0.0.1:9: /registered-models/search:"
+        " unreachable (ConnectError)\n"
+    )
