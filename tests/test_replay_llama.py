@@ -33,7 +33,7 @@ MODEL = "smollm2-135m"
 def ws(demo_copy: Path, llama_url: str) -> Path:  # noqa: F811
     """The demo workspace with its ``local`` target pointed at the test server."""
     cfg = demo_copy / "llmdeck.yaml"
-    cfg.write_text(cfg.read_text().replace("http://127.0.0.1:18080/v1", llama_url))
+    cfg.write_text(cfg.read_text().replace("http://127.0.0.1:18081/v1", llama_url))
     return demo_copy
 
 

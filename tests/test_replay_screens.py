@@ -40,7 +40,7 @@ def server() -> Iterator[FaultServer]:
 
 def with_target(ws: Path, url: str) -> Session:
     cfg = ws / "llmdeck.yaml"
-    cfg.write_text(cfg.read_text().replace("http://127.0.0.1:18080/v1", url))
+    cfg.write_text(cfg.read_text().replace("http://127.0.0.1:18081/v1", url))
     return Session(demo_profile(ws))
 
 

@@ -181,7 +181,7 @@ async def test_from_drift_alert_to_policy_check(demo_copy: Path, frozen_clock: A
         await pilot.press("c")
         await pilot.pause()
         curl = exported.with_suffix(".sh").read_text()
-        assert curl.startswith("curl") and "127.0.0.1:18080/v1/chat/completions" in curl
+        assert curl.startswith("curl") and "127.0.0.1:18081/v1/chat/completions" in curl
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is requests

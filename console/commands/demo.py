@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from console.config import load_config
+from console.config import Profile, load_config
 from console.errors import WorkspaceError
 from console.session import Session
 
@@ -67,10 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_ui:
         print(path)
         return 0
-    config = load_config(path / CONFIG_NAME)
-    session = Session(
-        config.profile(args.profile or "demo"), read_only=True if args.read_only else None
-    )
+    profile = load_config(path / CONFIG_NAME).profile(args.profile or "demo")
     live = None
     if not args.no_live:
         from console.demo.live import LiveTraffic
@@ -83,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
         model = LocalModel()
         model.start()
+        profile = _aim_local_target(profile, model.url)
+    session = Session(profile, read_only=True if args.read_only else None)
     from console.commands.ui import run_app
 
     try:
@@ -91,4 +91,18 @@ def run(args: argparse.Namespace) -> int:
         if live:
             live.stop()
         if model:
-            model.stop()
+            # The build or server outlives this console: the next one adopts it.
+            model.detach()
+
+
+def _aim_local_target(profile: Profile, url: str) -> Profile:
+    """The profile with its ``local`` replay target at the model's real address
+    (the model may have had to take another port than the profile's)."""
+    spec = profile.replay_targets.get("local")
+    if spec is None or spec.options.get("url") == url:
+        return profile
+    targets = {
+        **profile.replay_targets,
+        "local": replace(spec, options={**spec.options, "url": url}),
+    }
+    return replace(profile, replay_targets=targets)

@@ -61,7 +61,7 @@ def profile_yaml() -> dict[str, object]:
         "replay_targets": {
             "local": {
                 "kind": "openai",
-                "url": "http://127.0.0.1:18080/v1",
+                "url": "http://127.0.0.1:18081/v1",
                 "model": "smollm2-135m",
             },
         },
