@@ -4,7 +4,7 @@ Both answer ``PolicyDecision``: ``allowed`` from the package's ``allow`` rule
 (None when undefined) and every message of its ``deny`` set (``{"msg": ...}``
 objects or plain strings), sorted.
 
-regopy pitfalls (BACKENDS.md): it follows OPA v1 syntax; a query whose
+regopy pitfalls (docs/backends.md): it follows OPA v1 syntax; a query whose
 result is undefined must be recognised by ``str(output) == "undefined"``
 before anything else touches the output (``.expressions()`` on it aborts the
 process), so the output is only ever read through its string form.

@@ -1,4 +1,4 @@
-"""Replay against the real llama.cpp server with SmolLM2-135M (BACKENDS.md).
+"""Replay against the real llama.cpp server with SmolLM2-135M (docs/backends.md).
 
 A request is "logged" by calling the server once and recording what it
 answered; replaying it with the logged seed must give the same text, and
