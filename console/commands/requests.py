@@ -9,7 +9,7 @@ import orjson
 
 from connectors.base import RequestFilter
 from connectors.errors import ConnectorError
-from console.commands.common import open_session
+from console.commands.common import add_output_args, open_session, print_rows
 from console.errors import LlmdeckError
 from console.session import Session
 
@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
     p.add_argument("--text", default="", help="full-text search over messages and output")
     p.add_argument("--sort", default="time", help="time, latency, cost or tokens")
     p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_output_args(p, "requests")
     p.set_defaults(func=run_list)
 
     p = sub.add_parser("request", help="show one logged request")
@@ -85,14 +85,17 @@ def run_list(args: argparse.Namespace) -> int:
         log = _log(session)
         flt = filter_from_args(args)
         left, cursor = args.limit, None
+        rows: list[dict[str, Any]] = []
         while left > 0:
             try:
                 page = log.page(flt, limit=min(left, 500), cursor=cursor)
             except ConnectorError as exc:
                 raise LlmdeckError(str(exc)) from None
             for rec in page.records:
-                if args.json:
+                if args.jsonl:
                     print(orjson.dumps(rec.to_dict(), default=str).decode())
+                elif args.json:
+                    rows.append(rec.to_dict())
                 else:
                     print(
                         f"{rec.ts:%Y-%m-%d %H:%M:%S}  {rec.request_id:<28} {rec.route:<20} "
@@ -104,6 +107,8 @@ def run_list(args: argparse.Namespace) -> int:
             cursor = page.next_cursor
             if cursor is None:
                 break
+        if args.json:
+            print_rows(args, rows)
     finally:
         session.close()
     return 0
