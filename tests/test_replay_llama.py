@@ -102,7 +102,7 @@ def test_cli_replay_json(
 ) -> None:
     rec = log_request(llama_url, session, "req_llama_cli", "Name three colours.", 77)
     code = main(["--config", str(ws / "llmdeck.yaml"), "replay", rec.request_id, "--json"])
-    out = orjson.loads(capsys.readouterr().out)
+    (out,) = orjson.loads(capsys.readouterr().out)  # --json: one array
     assert code == 0
     assert out["verdict"] == "identical" and out["logged_output"] == rec.output
     assert out["request"]["params"]["seed"] == 77 and out["target"] == "local"

@@ -306,10 +306,20 @@ def run_replays(args: argparse.Namespace) -> int:
             cmp = store.compare(conn, batch, args.compare)
             if not cmp.rows:
                 raise LlmdeckError(f"batches {args.batch} and {args.compare} share no requests")
-            for rid, ra, rb in cmp.rows:
-                mark = "changed" if ra.verdict != rb.verdict else ""
-                print(f"{rid:<28} {ra.verdict:<14} {rb.verdict:<14} {mark}")
-            print(f"verdict changed on {cmp.changed:.0%} of {len(cmp.rows)} requests")
+            if args.json or args.jsonl:
+                print_rows(args, (
+                    {"request_id": rid, "a_verdict": ra.verdict, "b_verdict": rb.verdict,
+                     "b_vs_a": ab, "a_output": ra.output, "b_output": rb.output,
+                     "a": cmp.a_label, "b": cmp.b_label}
+                    for (rid, ra, rb), ab in zip(cmp.rows, cmp.ab, strict=True)
+                ))  # fmt: skip
+                return 0
+            print(f"A: {args.batch} ({cmp.a_label})")
+            print(f"B: {args.compare} ({cmp.b_label})")
+            print(f"{'request':<28} {'A vs logged':<14} {'B vs logged':<14} B vs A")
+            for (rid, ra, rb), ab in zip(cmp.rows, cmp.ab, strict=True):
+                print(f"{rid:<28} {ra.verdict:<14} {rb.verdict:<14} {ab}")
+            print(f"B's output differs from A's on {cmp.changed:.0%} of {len(cmp.rows)} requests")
             return 0
         results = store.for_batch(conn, batch)
         if not results:
