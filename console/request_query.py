@@ -91,6 +91,16 @@ def apply(flt: RequestFilter, key: str, value: str) -> RequestFilter:
     raise FilterError(f"unknown filter {key!r} (known: {', '.join(QUICK_KEYS)})")
 
 
+def id_term(text: str) -> str | None:
+    """The request id (or unique prefix, like git's) of an ``id:`` quick-filter
+    term, which opens that request rather than filtering; None without one."""
+    for term in text.split():
+        key, sep, value = term.partition(":")
+        if sep and key.lower() == "id" and value:
+            return value
+    return None
+
+
 def parse_quick(text: str, base: RequestFilter | None = None) -> RequestFilter:
     """The ``/`` quick filter: ``key:value`` terms (route, tenant, model, prompt,
     version, status, since, until, sort), the words ``refusal``, ``blocked``,

@@ -32,8 +32,11 @@ RANGE_NAMES = ("all", *RANGES)
 SORTS = ("ts", "latency_ms", "cost_usd", "tokens_out")
 SORT_LABELS = {"ts": "time", "latency_ms": "latency", "cost_usd": "cost", "tokens_out": "tokens"}
 STATUS_CYCLE = ("", "error", "blocked", "timeout", "ok")
+# The id comes second and whole (25 characters): last, it was cut at the screen's
+# edge without an ellipsis, and the cut id was then "not in the workspace".
 COLUMNS = (
     "time",
+    "request id",
     "route",
     "model",
     "ver",
@@ -44,7 +47,6 @@ COLUMNS = (
     "out",
     "cost $",
     "flags",
-    "request id",
 )
 _STATUS_STYLE = {"error": "bold red", "timeout": "red", "blocked": "bold yellow"}
 
@@ -72,6 +74,7 @@ def row_cells(rec: RequestRecord) -> tuple[Any, ...]:
     )
     return (
         f"{rec.ts:%m-%d %H:%M:%S}",
+        rec.request_id,
         rec.route,
         rec.model_name,
         f"v{rec.prompt_version}" if rec.prompt_version else "",
@@ -82,8 +85,14 @@ def row_cells(rec: RequestRecord) -> tuple[Any, ...]:
         Text(f"{rec.tokens_out:,}", justify="right"),
         Text(f"{rec.cost_usd:.5f}", justify="right"),
         Text(flags, style="yellow" if rec.refusal else "dim"),
-        rec.request_id,
     )
+
+
+def copy_request_id(screen: Any, rec: RequestRecord) -> None:
+    """The ``y`` action: the whole id to the clipboard (OSC 52, so it works over
+    SSH too), and shown whole in the notification for terminals without it."""
+    screen.app.copy_to_clipboard(rec.request_id)
+    screen.notify(rec.request_id, title="request id copied")
 
 
 class RequestsScreen(DeckScreen):
@@ -119,7 +128,7 @@ class RequestsScreen(DeckScreen):
         yield Static("", id="requests-filter")
         yield DataTable(id="requests-table", cursor_type="row", zebra_stripes=True)
         yield Input(
-            placeholder="route:/x tenant:acme model:m v:14 status:error refusal blocked "
+            placeholder="id:req_0a1 route:/x tenant:acme model:m v:14 status:error refusal blocked "
             "since:2h sort:latency words to search",
             id="requests-quick",
         )
@@ -175,7 +184,24 @@ class RequestsScreen(DeckScreen):
             exit_on_error=False,
         )
 
+    def _open_id(self, wanted: str) -> None:
+        """Open the request whose id is ``wanted`` or starts with it (like git)."""
+        log = self.session.request_log()
+        if log is None:
+            self._status("this profile configures no request log", error=True)
+            return
+        self.run_worker(lambda: log.get(wanted), name="open-id", thread=True, exit_on_error=False)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name == "open-id":
+            event.stop()
+            if event.state == WorkerState.SUCCESS:
+                from screens.request_detail import RequestDetailScreen
+
+                self.app.push_screen(RequestDetailScreen(event.worker.result))  # type: ignore[arg-type]
+            elif event.state == WorkerState.ERROR:
+                self._status(describe_error(event.worker.error), error=True)
+            return
         if event.worker.name != "requests-page":
             return
         event.stop()
@@ -290,9 +316,14 @@ class RequestsScreen(DeckScreen):
             self.query_one(DataTable).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        from console.request_query import FilterError, parse_quick
+        from console.request_query import FilterError, id_term, parse_quick
 
         event.stop()
+        wanted = id_term(event.value)
+        if wanted is not None:
+            self.action_close_filter()
+            self._open_id(wanted)
+            return
         base = RequestFilter(since=self.filter.since, until=self.filter.until)
         try:
             flt = parse_quick(event.value, base)
