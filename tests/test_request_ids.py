@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from connectors.errors import AmbiguousId, NotFound
@@ -77,7 +78,7 @@ async def test_the_table_shows_ids_whole_and_copies_them(demo_session: Session) 
         columns = list(table.columns.values())
         assert str(columns[1].label) == "request id"
         rec = screen.selected()
-        assert rec is not None and table.get_cell_at((0, 1)) == rec.request_id
+        assert rec is not None and table.get_cell_at(Coordinate(0, 1)) == rec.request_id
         # The column ends inside the screen, so no id is cut at its edge.
         right = sum(c.get_render_width(table) for c in columns[:2])
         assert columns[1].content_width >= len(rec.request_id) and right <= SIZE[0]
