@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 import tempfile
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from connectors.base import RequestFilter
 from connectors.logsources.mapping import stored_id
 from connectors.records import STATUSES, RequestRecord
 from console import clock
+from console.tenants import stored
 
 ORDERS = {
     "time": "ts",
@@ -65,13 +67,16 @@ def fts_query(words: list[str]) -> str:
     return " ".join('"' + w.replace('"', '""') + '"' for w in words if w)
 
 
-def apply(flt: RequestFilter, key: str, value: str) -> RequestFilter:
-    """``flt`` with one ``key:value`` of the quick filter applied. Raises FilterError."""
+def apply(
+    flt: RequestFilter, key: str, value: str, tenants: Mapping[str, str] | None = None
+) -> RequestFilter:
+    """``flt`` with one ``key:value`` of the quick filter applied; ``tenant:`` takes a
+    display name of the profile's ``tenants`` map too. Raises FilterError."""
     key = key.lower()
     if key == "route":
         return replace(flt, route=value)
     if key == "tenant":
-        return replace(flt, tenant=stored_id("tenant", value))
+        return replace(flt, tenant=stored(tenants or {}, value))
     if key == "model":
         return replace(flt, model=value)
     if key == "prompt":
@@ -101,7 +106,9 @@ def id_term(text: str) -> str | None:
     return None
 
 
-def parse_quick(text: str, base: RequestFilter | None = None) -> RequestFilter:
+def parse_quick(
+    text: str, base: RequestFilter | None = None, tenants: Mapping[str, str] | None = None
+) -> RequestFilter:
     """The ``/`` quick filter: ``key:value`` terms (route, tenant, model, prompt,
     version, status, since, until, sort), the words ``refusal``, ``blocked``,
     ``!refusal``, ``!blocked``, and any other words as full-text search.
@@ -126,7 +133,7 @@ def parse_quick(text: str, base: RequestFilter | None = None) -> RequestFilter:
             flt = replace(flt, blocked=False)
         elif ":" in term and term.split(":", 1)[0].lower() in (*QUICK_KEYS, "v"):
             key, _, value = term.partition(":")
-            flt = apply(flt, key, value)
+            flt = apply(flt, key, value, tenants)
         else:
             words.append(term)
     return replace(flt, text=fts_query(words)) if words else replace(flt, text="")

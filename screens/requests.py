@@ -22,6 +22,7 @@ from connectors.base import Page, RequestFilter
 from connectors.records import RequestRecord
 from console import clock
 from console.ranges import RANGES
+from console.tenants import names as tenant_names
 from screens import request_actions
 from screens.base import DeckScreen
 from screens.poller import describe as describe_error
@@ -62,7 +63,7 @@ def open_requests(app: App[Any], flt: RequestFilter) -> None:
     app.switch_mode("requests")
 
 
-def row_cells(rec: RequestRecord) -> tuple[Any, ...]:
+def row_cells(rec: RequestRecord, tenants: dict[str, str] | None = None) -> tuple[Any, ...]:
     flags = " ".join(
         f
         for f, on in (
@@ -78,7 +79,7 @@ def row_cells(rec: RequestRecord) -> tuple[Any, ...]:
         rec.route,
         rec.model_name,
         f"v{rec.prompt_version}" if rec.prompt_version else "",
-        rec.tenant,
+        (tenants or {}).get(rec.tenant, rec.tenant),
         Text(rec.status, style=_STATUS_STYLE.get(rec.status, "")),
         Text(f"{rec.latency_ms:,.0f}ms", justify="right"),
         Text(f"{rec.tokens_in:,}", justify="right"),
@@ -135,6 +136,7 @@ class RequestsScreen(DeckScreen):
         yield Static("", id="requests-status")
 
     def on_mount(self) -> None:
+        self.tenants = tenant_names(self.session)
         table: DataTable[Any] = self.query_one(DataTable)
         table.add_columns(*COLUMNS)
 
@@ -220,7 +222,7 @@ class RequestsScreen(DeckScreen):
             if rec.request_id in self.records:
                 continue
             self.records[rec.request_id] = rec
-            table.add_row(*row_cells(rec), key=rec.request_id)
+            table.add_row(*row_cells(rec, self.tenants), key=rec.request_id)
         self.next_cursor = page.next_cursor
         self.loaded_once = True
         more = "more below" if self.next_cursor else "end of results"
@@ -326,7 +328,7 @@ class RequestsScreen(DeckScreen):
             return
         base = RequestFilter(since=self.filter.since, until=self.filter.until)
         try:
-            flt = parse_quick(event.value, base)
+            flt = parse_quick(event.value, base, tenant_names(self.session))
         except FilterError as exc:
             self._status(str(exc), error=True)
             return

@@ -216,7 +216,9 @@ def run_batch(args: argparse.Namespace) -> int:
         raise LlmdeckError("--limit must be positive")
     session = open_session(args)
     try:
-        log, flt = _log(session), filter_from_args(args)
+        from console.tenants import names
+
+        log, flt = _log(session), filter_from_args(args, names(session))
         records: list[RequestRecord] = []
         cursor = None
         while len(records) < args.limit:

@@ -12,6 +12,8 @@ from connectors.errors import ConnectorError
 from console.commands.common import add_output_args, open_session, print_rows
 from console.errors import LlmdeckError
 from console.session import Session
+from console.tenants import display
+from console.tenants import names as tenant_names
 
 
 def register(sub: Any) -> None:
@@ -46,7 +48,9 @@ def register(sub: Any) -> None:
     c.set_defaults(func=run_policy)
 
 
-def filter_from_args(args: argparse.Namespace) -> RequestFilter:
+def filter_from_args(
+    args: argparse.Namespace, tenants: dict[str, str] | None = None
+) -> RequestFilter:
     """The RequestFilter that ``requests``' filter options name (``replay-batch`` shares
     them). Raises LlmdeckError for a bad value."""
     from console.request_query import FilterError, apply, fts_query, order, parse_when
@@ -65,7 +69,9 @@ def filter_from_args(args: argparse.Namespace) -> RequestFilter:
             text=fts_query(args.text.split()),
             order=order(args.sort),
         )
-        return apply(flt, "tenant", args.tenant) if args.tenant else flt
+        if not args.tenant:
+            return flt
+        return apply(flt, "tenant", args.tenant, tenants)
     except FilterError as exc:
         raise LlmdeckError(str(exc)) from None
 
@@ -83,8 +89,9 @@ def run_list(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
         log = _log(session)
-        flt = filter_from_args(args)
+        flt = filter_from_args(args, tenant_names(session))
         left, cursor = args.limit, None
+        names = tenant_names(session)
         rows: list[dict[str, Any]] = []
         while left > 0:
             try:
@@ -99,7 +106,8 @@ def run_list(args: argparse.Namespace) -> int:
                 else:
                     print(
                         f"{rec.ts:%Y-%m-%d %H:%M:%S}  {rec.request_id:<28} {rec.route:<20} "
-                        f"{rec.model_name:<22} v{rec.prompt_version:<4} {rec.status:<7} "
+                        f"{rec.model_name:<22} v{rec.prompt_version:<4} "
+                        f"{display(names, rec.tenant):<14} {rec.status:<7} "
                         f"{rec.latency_ms:>8.0f}ms {rec.tokens_out:>6} ${rec.cost_usd:.5f}"
                         + ("  refusal" if rec.refusal else "")
                     )
@@ -137,7 +145,7 @@ def run_one(args: argparse.Namespace) -> int:
         else:
             from console.request_detail import text_lines
 
-            print("\n".join(text_lines(rec)))
+            print("\n".join(text_lines(rec, tenant_names(session))))
     finally:
         session.close()
     return 0
