@@ -1,5 +1,5 @@
-"""Documents the code refers to are in the repository (a BACKENDS.md that was
-not once sent readers nowhere)."""
+"""Documents the code refers to are in the repository (notes on the backends
+that were kept outside it once sent readers nowhere)."""
 
 from __future__ import annotations
 
