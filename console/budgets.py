@@ -105,7 +105,12 @@ def budgets(metrics: MetricsSource, settings: dict[str, Any], now: datetime) -> 
     tenants = settings.get("tenants") or {}
     out = []
     for named, spec in raw.items():
-        tenant = stored(tenants, str(named))  # budgets may name tenants by display name
+        # A key names a tenant as the metrics label it, or by its display name / raw id.
+        tenant = (
+            str(named)
+            if str(named) in spent or str(named) in recent
+            else stored(tenants, str(named))
+        )
         if isinstance(spec, dict):
             daily, warn = spec.get("daily"), spec.get("warn", WARN_DEFAULT)
         else:

@@ -139,12 +139,13 @@ def parse_quick(
     return replace(flt, text=fts_query(words)) if words else replace(flt, text="")
 
 
-def describe(flt: RequestFilter) -> str:
-    """The filter in the quick-filter syntax (tenant shown hashed)."""
+def describe(flt: RequestFilter, tenants: Mapping[str, str] | None = None) -> str:
+    """The filter in the quick-filter syntax (the tenant by its display name when
+    ``tenants`` has one, else hashed: both read back through ``parse_quick``)."""
     parts = []
     for key, value in (
         ("route", flt.route),
-        ("tenant", flt.tenant),
+        ("tenant", (tenants or {}).get(flt.tenant, flt.tenant)),
         ("model", flt.model),
         ("prompt", flt.prompt_id),
         ("version", flt.prompt_version),

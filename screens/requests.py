@@ -124,6 +124,7 @@ class RequestsScreen(DeckScreen):
         self.loading = False
         self.loaded_once = False
         self._generation = 0
+        self.tenants: dict[str, str] = {}  # hash -> display name, read on mount
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="requests-filter")
@@ -257,7 +258,7 @@ class RequestsScreen(DeckScreen):
     def _show_filter(self) -> None:
         from console.request_query import describe
 
-        text = describe(replace(self.filter, since=None, order="ts")) or "everything"
+        text = describe(replace(self.filter, since=None, order="ts"), self.tenants) or "everything"
         parts = [
             f"filter: {text}",
             f"range: {self.range_name}",
@@ -307,7 +308,7 @@ class RequestsScreen(DeckScreen):
         from console.request_query import describe
 
         box = self.query_one("#requests-quick", Input)
-        box.value = describe(replace(self.filter, since=None))
+        box.value = describe(replace(self.filter, since=None), self.tenants)
         box.add_class("-open")
         box.focus()
 

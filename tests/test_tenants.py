@@ -81,3 +81,12 @@ def test_creation_shows_progress(tmp_path: Path) -> None:
     assert sum("generated" in line and "requests" in line for line in lines) == 4
     assert any("analysing the indexes" in line for line in lines)
     assert lines[-1].startswith("llmdeck: ") and " s" in lines[-1]
+
+
+def test_the_filter_line_names_the_tenant() -> None:
+    from console.request_query import describe
+
+    tenants = {"t-0123456789ab": "acme"}
+    flt = parse_quick("tenant:acme v:14", tenants=tenants)
+    assert describe(flt, tenants) == "tenant:acme version:14"
+    assert parse_quick(describe(flt, tenants), tenants=tenants) == flt  # reads back
