@@ -19,6 +19,7 @@ from console.replay import store
 from console.session import Session
 from screens.app import LlmdeckApp
 from screens.replay import CompareScreen, ReplayScreen
+from screens.replay_batch import ReplayBatchScreen
 from tests.conftest import FIXED_NOW, demo_profile
 from tests.fault_server import FaultServer, fault_server
 
@@ -177,6 +178,7 @@ async def test_batch_run_from_the_screen_and_cancel(
         app.switch_mode("replays")
         await settle(pilot)
         screen = app.screen
+        assert isinstance(screen, ReplayBatchScreen)
         screen.query_one("#f-filter", Input).value = "route:/tickets/summarize"
         screen.query_one("#f-limit", Input).value = "12"
         await pilot.press("ctrl+s")
