@@ -28,7 +28,7 @@ def workspace(ws: Path, url: str, production: bool = False) -> str:
     cfg = ws / "llmdeck.yaml"
     text = cfg.read_text().replace("http://127.0.0.1:18081/v1", url)
     if production:
-        text = text.replace("model: smollm2-135m", "model: smollm2-135m\n        production: true")
+        text = text.replace("model: smollm2-135m}", "model: smollm2-135m, production: true}")
     cfg.write_text(text)
     return str(cfg)
 
