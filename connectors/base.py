@@ -138,7 +138,8 @@ class RequestLog(Connector):
 
     @abstractmethod
     def get(self, request_id: str) -> RequestRecord:
-        """One request in full. Raises NotFound."""
+        """One request in full. Raises NotFound (AmbiguousId, a NotFound, when a
+        source that accepts id prefixes, like the workspace, matches several)."""
 
 
 @dataclass(frozen=True, slots=True)

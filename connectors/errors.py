@@ -44,6 +44,15 @@ class NotFound(ConnectorError):
     """The named object (request, flag, prompt, alias, version) does not exist."""
 
 
+class AmbiguousId(NotFound):
+    """A request id prefix that matches more than one request (``candidates``:
+    a few of them, for the message)."""
+
+    def __init__(self, message: str, candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
 class InvalidResponse(ConnectorError):
     """The backend answered with something the connector cannot read: not JSON,
     a field of the wrong type, a body above the size cap, more pages than the cap."""

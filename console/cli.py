@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,27 +38,55 @@ COMMANDS = (
 )
 
 
+def _global_options(p: argparse.ArgumentParser, default: object) -> None:
+    p.add_argument(
+        "--config",
+        default=default,
+        help="config file (default: $LLMDECK_CONFIG, ./llmdeck.yaml, "
+        "then the user config directory)",
+    )
+    p.add_argument(
+        "--profile", default=default, help="profile to open (default: the file's default_profile)"
+    )
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        default=None if default is None else default,
+        help="refuse every write, whatever the profile says",
+    )
+
+
+def _subparsers(p: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every (nested) subcommand parser below ``p``."""
+    found = []
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                found += [child, *_subparsers(child)]
+    return found
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("llmdeck")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "0.1.0"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="llmdeck",
         description="A terminal operator console for AI systems in production.",
     )
-    p.add_argument(
-        "--config",
-        help="config file (default: $LLMDECK_CONFIG, ./llmdeck.yaml, "
-        "then the user config directory)",
-    )
-    p.add_argument("--profile", help="profile to open (default: the file's default_profile)")
-    p.add_argument(
-        "--read-only",
-        action="store_true",
-        default=None,
-        help="refuse backend writes, replays and ingest, whatever the profile says "
-        "(README: Read-only)",
-    )
+    p.add_argument("--version", action="version", version=f"llmdeck {version()}")
+    _global_options(p, None)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"console.commands.{name}").register(sub)
+    # kubectl and git habits: `llmdeck flags list --profile prod` works too. SUPPRESS
+    # keeps a subcommand from resetting what was given before it.
+    for child in _subparsers(p):
+        _global_options(child, argparse.SUPPRESS)
     return p
 
 
@@ -77,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("llmdeck: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `llmdeck requests | head -1`: the reader is gone, which is not an error.
+        # Point stdout at /dev/null so the interpreter's final flush cannot raise.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # what a shell reports for SIGPIPE, as git and kubectl do
 
 
 if __name__ == "__main__":

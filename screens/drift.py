@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
+from console.core.tenants import names as tenant_names
 from screens.base import DeckScreen
 from screens.poller import Poller
 
@@ -83,10 +84,11 @@ class DriftScreen(DeckScreen):
         self.report = report
         table = self.query_one(DataTable)
         table.clear()
+        names = tenant_names(self.session) if report.group_by == "tenant" else {}
         for i, r in enumerate(report.rows):
             table.add_row(
                 _status(r.status),
-                r.group,
+                names.get(r.group, r.group),
                 r.label,
                 _fmt(r.baseline),
                 _fmt(r.current),
@@ -133,8 +135,9 @@ class DriftScreen(DeckScreen):
         chart = charts[0] if charts else Chart("", id="drift-chart")
         if not charts:
             await box.mount(chart)
+        group = tenant_names(self.session).get(row.group, row.group)
         chart.query_one(".chart-title", Static).update(
-            f"{row.group} · {row.label} · baseline and current windows start at the red lines"
+            f"{group} · {row.label} · baseline and current windows start at the red lines"
         )
         end = self.report.current[1]
         span = (end - self.report.baseline[0]).total_seconds()

@@ -263,9 +263,8 @@ def _budgets_text(data: OverviewData) -> str:
     for b in data.budgets[:5]:
         eta = f" out {b.exhausted_at:%H:%M}" if b.exhausted_at else ""
         style = "$error" if b.over else "$text"
-        lines.append(
-            f"[{style}]{b.tenant[:14]:14} ${b.spent:7.2f}/{b.daily:g} {b.burn * 100:4.0f}%{eta}[/]"
-        )
+        who = (b.name or b.tenant)[:14]
+        lines.append(f"[{style}]{who:14} ${b.spent:7.2f}/{b.daily:g} {b.burn * 100:4.0f}%{eta}[/]")
     return "\n".join(lines)
 
 

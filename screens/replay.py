@@ -211,7 +211,7 @@ class CompareScreen(DeckScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("request", "A verdict", "A sim", "B verdict", "B sim", "")
+        table.add_columns("request", "A vs logged", "A sim", "B vs logged", "B sim", "B vs A")
         self.run_worker(self._load, name="compare", thread=True, exit_on_error=False)
 
     def _load(self) -> Any:
@@ -230,33 +230,23 @@ class CompareScreen(DeckScreen):
 
     def show(self, cmp: Any) -> None:
         self.rows = list(cmp.rows)
-        a_ver = self.rows[0][1].prompt_version if self.rows else "?"
-        b_ver = self.rows[0][2].prompt_version if self.rows else "?"
         text = Text()
-        text.append(
-            f"A: {self.batch_a or 'single'} (v{a_ver})  B: {self.batch_b or 'single'} (v{b_ver})  "
-        )
+        text.append(f"A: {self.batch_a or 'single'} ({cmp.a_label})\n")
+        text.append(f"B: {self.batch_b or 'single'} ({cmp.b_label})\n")
         if cmp.changed is None:
             text.append("the two batches share no requests", style="bold")
         else:
             text.append(
-                f"verdict changed on {cmp.changed:.0%} of {len(self.rows)} requests", style="bold"
+                f"B's output differs from A's on {cmp.changed:.0%} of {len(self.rows)} requests",
+                style="bold",
             )
         self.query_one("#cmp-summary", Static).update(text)
-        self.query_one("#cmp-a-title", Static).update(f"A · v{a_ver}")
-        self.query_one("#cmp-b-title", Static).update(f"B · v{b_ver}")
+        self.query_one("#cmp-a-title", Static).update(f"A · {cmp.a_label}")
+        self.query_one("#cmp-b-title", Static).update(f"B · {cmp.b_label}")
         table = self.query_one(DataTable)
         table.clear()
-        for rid, a, b in self.rows:
-            table.add_row(
-                rid,
-                a.verdict,
-                _sim(a),
-                b.verdict,
-                _sim(b),
-                "changed" if a.verdict != b.verdict else "",
-                key=rid,
-            )
+        for (rid, a, b), ab in zip(self.rows, cmp.ab, strict=True):
+            table.add_row(rid, a.verdict, _sim(a), b.verdict, _sim(b), ab, key=rid)
         if self.rows:
             self._show_pair(0)
 

@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from connectors.records import ReplayResult, RequestRecord
 from console.core.errors import LlmdeckError
+from console.core.tenants import names as tenant_names
 from console.replay.engine import BatchProgress, BatchReport, Replayer, ReplayOptions
 from screens.base import DeckScreen
 from screens.poller import describe
@@ -113,7 +114,7 @@ class ReplayBatchScreen(DeckScreen):
             return n
 
         try:
-            flt = parse_quick(value("f-filter"))
+            flt = parse_quick(value("f-filter"), tenants=tenant_names(self.session))
         except FilterError as exc:
             raise LlmdeckError(f"filter: {exc}") from None
         target = self.query_one("#f-target", Select).value

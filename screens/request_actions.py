@@ -40,6 +40,7 @@ class RequestAction:
 REQUEST_ACTIONS: tuple[RequestAction, ...] = (
     RequestAction("replay", "r", "Replay", "screens.replay:replay_request"),
     RequestAction("diff", "d", "Diff version", "screens.diff:diff_request_version"),
+    RequestAction("copy_id", "y", "Copy id", "screens.requests:copy_request_id"),
 )
 
 

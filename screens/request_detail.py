@@ -14,6 +14,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from connectors.records import PolicyDecision, RequestRecord
+from console.core.tenants import names as tenant_names
 from screens import request_actions
 from screens.base import DeckScreen
 from screens.poller import describe as describe_error
@@ -43,7 +44,7 @@ class RequestDetailScreen(DeckScreen):
 
         with VerticalScroll(id="detail-body"):
             yield Static("", id="detail-policy")
-            for title, lines in sections(self.record):
+            for title, lines in sections(self.record, tenant_names(self.session)):
                 classes = "detail-section"
                 if title.startswith("Messages") and not self.record.has_content:
                     classes += " -missing"

@@ -22,6 +22,7 @@ from connectors.base import Page, RequestFilter
 from connectors.records import RequestRecord
 from console.core import clock
 from console.core.spans import RANGES
+from console.core.tenants import names as tenant_names
 from screens import request_actions
 from screens.base import DeckScreen
 from screens.poller import describe as describe_error
@@ -32,8 +33,11 @@ RANGE_NAMES = ("all", *RANGES)
 SORTS = ("ts", "latency_ms", "cost_usd", "tokens_out")
 SORT_LABELS = {"ts": "time", "latency_ms": "latency", "cost_usd": "cost", "tokens_out": "tokens"}
 STATUS_CYCLE = ("", "error", "blocked", "timeout", "ok")
+# The id comes second and whole (25 characters): last, it was cut at the screen's
+# edge without an ellipsis, and the cut id was then "not in the workspace".
 COLUMNS = (
     "time",
+    "request id",
     "route",
     "model",
     "ver",
@@ -44,7 +48,6 @@ COLUMNS = (
     "out",
     "cost $",
     "flags",
-    "request id",
 )
 _STATUS_STYLE = {"error": "bold red", "timeout": "red", "blocked": "bold yellow"}
 
@@ -60,7 +63,7 @@ def open_requests(app: App[Any], flt: RequestFilter) -> None:
     app.switch_mode("requests")
 
 
-def row_cells(rec: RequestRecord) -> tuple[Any, ...]:
+def row_cells(rec: RequestRecord, tenants: dict[str, str] | None = None) -> tuple[Any, ...]:
     flags = " ".join(
         f
         for f, on in (
@@ -72,18 +75,25 @@ def row_cells(rec: RequestRecord) -> tuple[Any, ...]:
     )
     return (
         f"{rec.ts:%m-%d %H:%M:%S}",
+        rec.request_id,
         rec.route,
         rec.model_name,
         f"v{rec.prompt_version}" if rec.prompt_version else "",
-        rec.tenant,
+        (tenants or {}).get(rec.tenant, rec.tenant),
         Text(rec.status, style=_STATUS_STYLE.get(rec.status, "")),
         Text(f"{rec.latency_ms:,.0f}ms", justify="right"),
         Text(f"{rec.tokens_in:,}", justify="right"),
         Text(f"{rec.tokens_out:,}", justify="right"),
         Text(f"{rec.cost_usd:.5f}", justify="right"),
         Text(flags, style="yellow" if rec.refusal else "dim"),
-        rec.request_id,
     )
+
+
+def copy_request_id(screen: Any, rec: RequestRecord) -> None:
+    """The ``y`` action: the whole id to the clipboard (OSC 52, so it works over
+    SSH too), and shown whole in the notification for terminals without it."""
+    screen.app.copy_to_clipboard(rec.request_id)
+    screen.notify(rec.request_id, title="request id copied")
 
 
 class RequestsScreen(DeckScreen):
@@ -114,18 +124,20 @@ class RequestsScreen(DeckScreen):
         self.loading = False
         self.loaded_once = False
         self._generation = 0
+        self.tenants: dict[str, str] = {}  # hash -> display name, read on mount
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="requests-filter")
         yield DataTable(id="requests-table", cursor_type="row", zebra_stripes=True)
         yield Input(
-            placeholder="route:/x tenant:acme model:m v:14 status:error refusal blocked "
+            placeholder="id:req_0a1 route:/x tenant:acme model:m v:14 status:error refusal blocked "
             "since:2h sort:latency words to search",
             id="requests-quick",
         )
         yield Static("", id="requests-status")
 
     def on_mount(self) -> None:
+        self.tenants = tenant_names(self.session)
         table: DataTable[Any] = self.query_one(DataTable)
         table.add_columns(*COLUMNS)
 
@@ -175,7 +187,24 @@ class RequestsScreen(DeckScreen):
             exit_on_error=False,
         )
 
+    def _open_id(self, wanted: str) -> None:
+        """Open the request whose id is ``wanted`` or starts with it (like git)."""
+        log = self.session.request_log()
+        if log is None:
+            self._status("this profile configures no request log", error=True)
+            return
+        self.run_worker(lambda: log.get(wanted), name="open-id", thread=True, exit_on_error=False)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name == "open-id":
+            event.stop()
+            if event.state == WorkerState.SUCCESS:
+                from screens.request_detail import RequestDetailScreen
+
+                self.app.push_screen(RequestDetailScreen(event.worker.result))  # type: ignore[arg-type]
+            elif event.state == WorkerState.ERROR:
+                self._status(describe_error(event.worker.error), error=True)
+            return
         if event.worker.name != "requests-page":
             return
         event.stop()
@@ -194,7 +223,7 @@ class RequestsScreen(DeckScreen):
             if rec.request_id in self.records:
                 continue
             self.records[rec.request_id] = rec
-            table.add_row(*row_cells(rec), key=rec.request_id)
+            table.add_row(*row_cells(rec, self.tenants), key=rec.request_id)
         self.next_cursor = page.next_cursor
         self.loaded_once = True
         more = "more below" if self.next_cursor else "end of results"
@@ -229,7 +258,7 @@ class RequestsScreen(DeckScreen):
     def _show_filter(self) -> None:
         from console.requests.query import describe
 
-        text = describe(replace(self.filter, since=None, order="ts")) or "everything"
+        text = describe(replace(self.filter, since=None, order="ts"), self.tenants) or "everything"
         parts = [
             f"filter: {text}",
             f"range: {self.range_name}",
@@ -279,7 +308,7 @@ class RequestsScreen(DeckScreen):
         from console.requests.query import describe
 
         box = self.query_one("#requests-quick", Input)
-        box.value = describe(replace(self.filter, since=None))
+        box.value = describe(replace(self.filter, since=None), self.tenants)
         box.add_class("-open")
         box.focus()
 
@@ -290,12 +319,17 @@ class RequestsScreen(DeckScreen):
             self.query_one(DataTable).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        from console.requests.query import FilterError, parse_quick
+        from console.requests.query import FilterError, id_term, parse_quick
 
         event.stop()
+        wanted = id_term(event.value)
+        if wanted is not None:
+            self.action_close_filter()
+            self._open_id(wanted)
+            return
         base = RequestFilter(since=self.filter.since, until=self.filter.until)
         try:
-            flt = parse_quick(event.value, base)
+            flt = parse_quick(event.value, base, tenant_names(self.session))
         except FilterError as exc:
             self._status(str(exc), error=True)
             return

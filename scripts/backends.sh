@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real backends for llmdeck's tests and demo, installed and run under .backends/
-# (recipes: BACKENDS.md). Everything listens on 127.0.0.1 only.
+# (recipes: docs/backends.md). Everything listens on 127.0.0.1 only.
 #
 #   bash scripts/backends.sh install [NAME]   idempotent; a second run takes seconds
 #   bash scripts/backends.sh start   [NAME]   background start, waits until ready
@@ -40,7 +40,7 @@ UNLEASH_VERSION=7.5.1
 LLAMA_CPP_VERSION=0.3.36
 SMOLLM2_VERSION=0.1.2
 UNLEASH_TOKEN='*:*.unleash-insecure-admin-api-token'
-# A native build emits AMX instructions that crash with SIGILL here (BACKENDS.md).
+# A native build emits AMX instructions that crash with SIGILL here (docs/backends.md).
 LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF"
 
 ALL=(prometheus mlflow unleash llama)
@@ -375,7 +375,7 @@ start_llama() {
     # identical prompt re-evaluates only its last token, a different one
     # evaluates a batch; the logits differ slightly). One token per eval makes
     # replay reproducible; prompt processing is about 2-3x slower (214 tokens:
-    # 0.8 s -> 1.7 s). LLAMA_N_BATCH=512 restores the BACKENDS.md default.
+    # 0.8 s -> 1.7 s). LLAMA_N_BATCH=512 restores llama.cpp's default.
     local nb="${LLAMA_N_BATCH:-1}"
     t0=$(now)
     launch llama "$B/llama/bin/python" -m llama_cpp.server --model "$gguf" \

@@ -1,7 +1,7 @@
 """Real backend servers for tests: where they are and whether they answer.
 
 The servers are installed and started by ``scripts/backends.sh`` (see
-BACKENDS.md), which also writes their addresses to ``.backends/env``. Values
+docs/backends.md), which also writes their addresses to ``.backends/env``. Values
 come from the environment first, then from ``.backends/env``, then from the
 default ports, so tests work with or without sourcing that file.
 

@@ -4,7 +4,10 @@ a frozen clock, and SVG snapshots written to the repository's snapshots/."""
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,35 +36,48 @@ class RootSnapshots(pytest_textual_snapshot.SVGImageExtension):
 pytest_textual_snapshot.SVGImageExtension = RootSnapshots  # read at call time
 
 
+@contextmanager
+def removed_afterwards(path: Path) -> Iterator[Path]:
+    """Yield ``path`` and remove it however the block ends, setup failures included.
+
+    pytest keeps the whole temp root of a failed run (tmp_path_retention_policy
+    "failed" only prunes after a green run), and a demo workspace is about 450 MB:
+    one red run once left a 457 MB copy behind, dozens filled the disk.
+    """
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo workspace whose week of history ends at FIXED_NOW (made once).
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A demo workspace whose week of history ends at FIXED_NOW (made once,
+    removed at the end of the session whatever its outcome).
 
     Tests must not write to it; use ``demo_copy`` for that.
     """
-    from console.demo.workspace import create
+    from console.demo import workspace
 
-    path = tmp_path_factory.mktemp("demo") / "ws"
-    create(path, now=FIXED_NOW)
-    return path
+    with removed_afterwards(tmp_path_factory.mktemp("demo") / "ws") as path:
+        workspace.create(path, now=FIXED_NOW)
+        yield path
 
 
 @pytest.fixture
 def demo_copy(demo_dir: Path, tmp_path: Path) -> Iterator[Path]:
-    """A private, writable copy of the demo workspace (about 450 MB, removed after
-    the test whatever its outcome: dozens of kept copies once filled the disk)."""
-    import shutil
-    import sqlite3
-
-    dest = tmp_path / "ws"
-    shutil.copytree(demo_dir, dest, ignore=shutil.ignore_patterns("store.db*"))
-    src = sqlite3.connect(demo_dir / "store.db")
-    dst = sqlite3.connect(dest / "store.db")
-    src.backup(dst)
-    src.close()
-    dst.close()
-    yield dest
-    shutil.rmtree(dest, ignore_errors=True)
+    """A private, writable copy of the demo workspace, removed after the test
+    whatever its outcome (a copy interrupted half-way included)."""
+    with removed_afterwards(tmp_path / "ws") as dest:
+        shutil.copytree(demo_dir, dest, ignore=shutil.ignore_patterns("store.db*"))
+        src = sqlite3.connect(demo_dir / "store.db")
+        dst = sqlite3.connect(dest / "store.db")
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+        yield dest
 
 
 def demo_profile(path: Path, name: str = "demo") -> Profile:
@@ -92,7 +108,7 @@ def memory_keyring() -> Iterator[dict[tuple[str, str], str]]:
     store: dict[tuple[str, str], str] = {}
 
     class MemoryKeyring(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
+        priority = 1
 
         def get_password(self, service: str, username: str) -> str | None:
             return store.get((service, username))

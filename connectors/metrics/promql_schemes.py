@@ -107,7 +107,7 @@ PLAYBOOK = Scheme(
         "eval_pass_ratio": "avg by ($by) (eval_pass_ratio)",
     },
     notes={
-        "requests": "llm_requests_total{status} counts requests (BACKENDS.md's counter family)",
+        "requests": "llm_requests_total{status} counts requests (see docs/backends.md)",
         "refusal_rate": "refusal_count counts refusals, named like safety_block_count",
     },
 )

@@ -1,6 +1,6 @@
 """The gateway's Rego policy, evaluated in process with regopy.
 
-regopy pitfalls (BACKENDS.md): it follows OPA v1 syntax; a query whose
+regopy pitfalls (docs/backends.md): it follows OPA v1 syntax; a query whose
 result is undefined must be recognised by ``str(output) == "undefined"``
 before anything else touches the output (``.expressions()`` on it aborts the
 process), so the output is only ever read through its string form.

@@ -2,7 +2,7 @@
 
 MLflow keeps prompts as registered models tagged ``mlflow.prompt.is_prompt``
 and hides them from every search whose filter does not name that tag, so
-prompt searches always carry it (BACKENDS.md). A version's template is the
+prompt searches always carry it (docs/backends.md). A version's template is the
 ``mlflow.prompt.text`` tag (a JSON list of messages for chat prompts), its
 model config the ``_mlflow_prompt_model_config`` tag, its commit message the
 version's ``description``. Aliases come from ``registered-models/get|search``:

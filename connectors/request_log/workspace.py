@@ -14,13 +14,14 @@ from typing import Any, ClassVar
 import orjson
 
 from connectors.base import Page, RequestFilter, RequestLog
-from connectors.errors import NotFound, QueryError
+from connectors.errors import AmbiguousId, NotFound, QueryError
 from connectors.options import Option
 from connectors.records import BackendStatus, RequestRecord
 from connectors.workspace.connection import PerThreadStore
 from connectors.workspace.schema import REQUEST_COLUMNS
 from connectors.workspace.store import from_ms, ts_ms
 
+_CANDIDATES = 5  # ids named in an ambiguous-prefix message
 _ORDERS = {
     "ts": "ts",
     "latency_ms": "latency_ms",
@@ -223,11 +224,34 @@ class WorkspaceRequestLog(PerThreadStore, RequestLog):
         return Page(tuple(row_record(r[:-1]) for r in rows), next_cursor)
 
     def get(self, request_id: str) -> RequestRecord:
-        row = (
-            self._conn()
-            .execute(f"SELECT {_SELECT} FROM requests r WHERE r.request_id = ?", (request_id,))
-            .fetchone()
-        )
-        if row is None:
-            raise NotFound(f"request {request_id!r} is not in the workspace")
-        return row_record(row)
+        """One request by its id or, like git, by any unique prefix of it.
+
+        Raises NotFound when nothing matches and AmbiguousId (a NotFound) when
+        the prefix matches several requests, naming a few of them.
+        """
+        conn = self._conn()
+        sql = f"SELECT {_SELECT} FROM requests r WHERE r.request_id = ?"
+        row = conn.execute(sql, (request_id,)).fetchone()
+        if row is not None:
+            return row_record(row)
+        if request_id:
+            # A range on the primary key, not LIKE (which would scan 240k rows and
+            # treat _ in "req_" as a wildcard).
+            ids = [
+                str(r[0])
+                for r in conn.execute(
+                    "SELECT request_id FROM requests WHERE request_id > ? AND request_id < ? "
+                    "ORDER BY request_id LIMIT ?",
+                    (request_id, request_id + "\U0010ffff", _CANDIDATES + 1),
+                )
+            ]
+            if len(ids) == 1:
+                return self.get(ids[0])
+            if ids:
+                more = ", …" if len(ids) > _CANDIDATES else ""
+                raise AmbiguousId(
+                    f"request id prefix {request_id!r} is ambiguous: "
+                    f"{', '.join(ids[:_CANDIDATES])}{more}",
+                    tuple(ids[:_CANDIDATES]),
+                )
+        raise NotFound(f"request {request_id!r} is not in the workspace")

@@ -4,13 +4,12 @@ and the alias history, newest first; filter and export."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 from console.actions.plan import fmt_state
 from console.audit import trail as audit_log
-from console.commands.common import open_session
+from console.commands.common import add_output_args, open_session, print_rows
 from console.core.errors import LlmdeckError
 from console.core.spans import RANGES, parse
 
@@ -21,7 +20,7 @@ def register(sub: Any) -> None:
     p.add_argument("--filter", default="", help="only rows containing every word")
     p.add_argument("--limit", type=int, default=200, help="at most this many rows (default 200)")
     p.add_argument("--export", type=Path, default=None, help="write to FILE.jsonl or FILE.csv")
-    p.add_argument("--json", action="store_true", help="print JSONL")
+    add_output_args(p, "rows")
     p.set_defaults(func=run)
 
 
@@ -38,9 +37,8 @@ def run(args: argparse.Namespace) -> int:
     if args.export:
         n = audit_log.export(rows, args.export)
         print(f"wrote {n} rows to {args.export}")
-    elif args.json:
-        for row in rows:
-            print(json.dumps(row.to_dict()))
+    elif args.json or args.jsonl:
+        print_rows(args, (row.to_dict() for row in rows))
     else:
         for r in rows:
             change = f"{fmt_state(r.before)} -> {fmt_state(r.after)}" if r.after is not None else ""

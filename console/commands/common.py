@@ -1,8 +1,13 @@
-"""What every subcommand needs: the session that its global options name."""
+"""What every subcommand needs: the session that its global options name, and
+one way to print machine-readable output."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
 
 from console.core.config import find, load_config
 from console.core.session import Session
@@ -13,3 +18,20 @@ def open_session(args: argparse.Namespace) -> Session:
     config = load_config(find(args.config))
     profile = config.profile(args.profile)
     return Session(profile, read_only=True if args.read_only else None)
+
+
+def add_output_args(p: argparse.ArgumentParser, what: str) -> None:
+    """``--json`` (one JSON array, so ``| python3 -m json.tool`` and ``jq`` work)
+    and ``--jsonl`` (one object per line, for streams and large results)."""
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help=f"print the {what} as one JSON array")
+    fmt.add_argument("--jsonl", action="store_true", help=f"print the {what} one JSON per line")
+
+
+def print_rows(args: argparse.Namespace, rows: Iterable[dict[str, Any]]) -> None:
+    """Print ``rows`` as ``--json`` (one array; ``[]`` when empty) or ``--jsonl``."""
+    if getattr(args, "jsonl", False):
+        for row in rows:
+            print(orjson.dumps(row, default=str).decode(), flush=True)
+        return
+    print(orjson.dumps(list(rows), default=str, option=orjson.OPT_INDENT_2).decode())

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from console.core.config import load_config
+from console.core.config import Profile, load_config
 from console.core.errors import WorkspaceError
 from console.core.session import Session
 
@@ -39,6 +41,31 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+class _Progress:
+    """Creation progress on stderr: a bar on a terminal, a line per quarter and
+    per step otherwise (CI logs, `make demo | tee`), elapsed seconds on each."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.quarter = 0
+
+    def _elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:5.1f} s"
+
+    def requests(self, done: int, total: int) -> None:
+        if self.tty:
+            _bar(done, total)
+            return
+        quarter = 4 * done // max(total, 1)
+        if quarter > self.quarter:
+            self.quarter = quarter
+            print(f"  {self._elapsed()}  generated {done:,}/{total:,} requests", file=sys.stderr)
+
+    def stage(self, text: str) -> None:
+        print(f"  {self._elapsed()}  {text}", file=sys.stderr, flush=True)
+
+
 def _bar(done: int, total: int) -> None:
     width = 30
     filled = int(width * done / max(total, 1))
@@ -57,8 +84,13 @@ def run(args: argparse.Namespace) -> int:
     if path.exists() and not os.access(path, os.W_OK):
         raise WorkspaceError(f"{path}: workspace directory is not writable")
     if not (path / CONFIG_NAME).exists():
-        print(f"llmdeck: creating the demo workspace in {path}", file=sys.stderr)
-    result = create(path, progress=_bar if sys.stderr.isatty() else None)
+        print(
+            f"llmdeck: creating the demo workspace in {path} "
+            "(about 240,000 requests, once: half a minute on 2 idle cores, minutes under load)",
+            file=sys.stderr,
+        )
+    shown = _Progress()
+    result = create(path, progress=shown.requests, stage=shown.stage)
     if result.created:
         print(
             f"llmdeck: {result.records:,} requests over 7 days in {result.seconds:.1f} s",
@@ -67,10 +99,7 @@ def run(args: argparse.Namespace) -> int:
     if args.no_ui:
         print(path)
         return 0
-    config = load_config(path / CONFIG_NAME)
-    session = Session(
-        config.profile(args.profile or "demo"), read_only=True if args.read_only else None
-    )
+    profile = load_config(path / CONFIG_NAME).profile(args.profile or "demo")
     live = None
     if not args.no_live:
         from console.demo.live import LiveTraffic
@@ -83,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
 
         model = LocalModel()
         model.start()
+        profile = _aim_local_target(profile, model.url)
+    session = Session(profile, read_only=True if args.read_only else None)
     from console.commands.ui import run_app
 
     try:
@@ -91,4 +122,18 @@ def run(args: argparse.Namespace) -> int:
         if live:
             live.stop()
         if model:
-            model.stop()
+            # The build or server outlives this console: the next one adopts it.
+            model.detach()
+
+
+def _aim_local_target(profile: Profile, url: str) -> Profile:
+    """The profile with its ``local`` replay target at the model's real address
+    (the model may have had to take another port than the profile's)."""
+    spec = profile.replay_targets.get("local")
+    if spec is None or spec.options.get("url") == url:
+        return profile
+    targets = {
+        **profile.replay_targets,
+        "local": replace(spec, options={**spec.options, "url": url}),
+    }
+    return replace(profile, replay_targets=targets)

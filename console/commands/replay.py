@@ -23,11 +23,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from connectors.errors import ConnectorError
 from connectors.records import ReplayResult, RequestRecord
-from console.commands.common import open_session
+from console.commands.common import add_output_args, open_session, print_rows
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 
@@ -39,7 +37,7 @@ def register(sub: Any) -> None:
     p.add_argument("request_ids", metavar="ID", nargs="+")
     _overrides(p, "--prompt-version", "--model")
     p.add_argument("--seed", type=int, default=None, help="replace the logged seed")
-    p.add_argument("--json", action="store_true", help="one JSON object per replay")
+    add_output_args(p, "replays")
     p.set_defaults(func=run_replay)
 
     p = sub.add_parser("replay-batch", help="replay the requests a filter selects")
@@ -60,14 +58,14 @@ def register(sub: Any) -> None:
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--budget", type=float, default=None, help="per-batch budget in dollars")
     _export_args(p)
-    p.add_argument("--json", action="store_true", help="one JSON object per replay")
+    add_output_args(p, "replays")
     p.set_defaults(func=run_batch)
 
     p = sub.add_parser("replays", help="list stored replay batches, show or export one")
     p.add_argument("batch", nargs="?", help="batch id ('' lists batches; 'single' = one-offs)")
     p.add_argument("--compare", metavar="BATCH", help="compare with another batch")
     _export_args(p)
-    p.add_argument("--json", action="store_true")
+    add_output_args(p, "batches or replays")
     p.set_defaults(func=run_replays)
 
 
@@ -155,11 +153,13 @@ def _text(result: ReplayResult, record: RequestRecord | None) -> str:
     return "\n".join(lines)
 
 
-def _emit(results: list[tuple[ReplayResult, RequestRecord | None]], as_json: bool) -> int:
-    for result, record in results:
-        if as_json:
-            print(orjson.dumps(result_dict(result, record), default=str).decode())
-        else:
+def _emit(
+    results: list[tuple[ReplayResult, RequestRecord | None]], args: argparse.Namespace
+) -> int:
+    if args.json or args.jsonl:
+        print_rows(args, (result_dict(result, record) for result, record in results))
+    else:
+        for result, record in results:
             print(_text(result, record))
     return 0 if all(r.verdict in ANSWERED for r, _ in results) else 1
 
@@ -192,7 +192,7 @@ def run_replay(args: argparse.Namespace) -> int:
         results = asyncio.run(go())
     finally:
         session.close()
-    return _emit(list(zip(results, records, strict=True)), args.json)
+    return _emit(list(zip(results, records, strict=True)), args)
 
 
 def _progress(state: Any) -> None:
@@ -213,7 +213,9 @@ def run_batch(args: argparse.Namespace) -> int:
         raise LlmdeckError("--limit must be positive")
     session = open_session(args)
     try:
-        log, flt = _log(session), filter_from_args(args)
+        from console.core.tenants import names
+
+        log, flt = _log(session), filter_from_args(args, names(session))
         records: list[RequestRecord] = []
         cursor = None
         while len(records) < args.limit:
@@ -251,8 +253,8 @@ def run_batch(args: argparse.Namespace) -> int:
             n = export.write(args.export, pairs, args.format)
             print(f"llmdeck: wrote {n} {args.format} cases to {args.export}", file=sys.stderr)
         code = (
-            _emit(list(pairs), args.json)
-            if args.json
+            _emit(list(pairs), args)
+            if args.json or args.jsonl
             else (0 if all(r.verdict in ANSWERED for r, _ in pairs) else 1)
         )
     finally:
@@ -274,6 +276,7 @@ def run_replays(args: argparse.Namespace) -> int:
     try:
         conn = session.store()
         if args.batch is None:
+            rows = []
             for b in store.batches(conn):
                 counts = ", ".join(f"{v} {k}" for k, v in b.verdicts.items())
                 row = {
@@ -285,22 +288,34 @@ def run_replays(args: argparse.Namespace) -> int:
                     "verdicts": b.verdicts,
                     "cost_usd": b.cost_usd,
                 }
-                print(
-                    orjson.dumps(row).decode()
-                    if args.json
-                    else f"{b.started:%Y-%m-%d %H:%M:%S}  {b.batch_id or 'single':<16} "
-                    f"{b.target:<10} v{b.prompt_version or '-':<4} {b.n:>5}  {counts}"
-                )
+                rows.append(row)
+                if not (args.json or args.jsonl):
+                    print(
+                        f"{b.started:%Y-%m-%d %H:%M:%S}  {b.batch_id or 'single':<16} "
+                        f"{b.target:<10} v{b.prompt_version or '-':<4} {b.n:>5}  {counts}"
+                    )
+            if args.json or args.jsonl:
+                print_rows(args, rows)
             return 0
         batch = "" if args.batch == "single" else args.batch
         if args.compare:
             cmp = store.compare(conn, batch, args.compare)
             if not cmp.rows:
                 raise LlmdeckError(f"batches {args.batch} and {args.compare} share no requests")
-            for rid, ra, rb in cmp.rows:
-                mark = "changed" if ra.verdict != rb.verdict else ""
-                print(f"{rid:<28} {ra.verdict:<14} {rb.verdict:<14} {mark}")
-            print(f"verdict changed on {cmp.changed:.0%} of {len(cmp.rows)} requests")
+            if args.json or args.jsonl:
+                print_rows(args, (
+                    {"request_id": rid, "a_verdict": ra.verdict, "b_verdict": rb.verdict,
+                     "b_vs_a": ab, "a_output": ra.output, "b_output": rb.output,
+                     "a": cmp.a_label, "b": cmp.b_label}
+                    for (rid, ra, rb), ab in zip(cmp.rows, cmp.ab, strict=True)
+                ))  # fmt: skip
+                return 0
+            print(f"A: {args.batch} ({cmp.a_label})")
+            print(f"B: {args.compare} ({cmp.b_label})")
+            print(f"{'request':<28} {'A vs logged':<14} {'B vs logged':<14} B vs A")
+            for (rid, ra, rb), ab in zip(cmp.rows, cmp.ab, strict=True):
+                print(f"{rid:<28} {ra.verdict:<14} {rb.verdict:<14} {ab}")
+            print(f"B's output differs from A's on {cmp.changed:.0%} of {len(cmp.rows)} requests")
             return 0
         results = store.for_batch(conn, batch)
         if not results:
@@ -317,6 +332,6 @@ def run_replays(args: argparse.Namespace) -> int:
             n = export.write(args.export, known, args.format)
             print(f"llmdeck: wrote {n} {args.format} cases to {args.export}", file=sys.stderr)
             return 0
-        return _emit(pairs, args.json)
+        return _emit(pairs, args)
     finally:
         session.close()

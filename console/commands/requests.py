@@ -8,9 +8,11 @@ from typing import Any
 import orjson
 
 from connectors.base import RequestFilter
-from console.commands.common import open_session
+from console.commands.common import add_output_args, open_session, print_rows
 from console.core.errors import LlmdeckError
 from console.core.session import Session
+from console.core.tenants import display
+from console.core.tenants import names as tenant_names
 
 
 def register(sub: Any) -> None:
@@ -28,7 +30,7 @@ def register(sub: Any) -> None:
     p.add_argument("--text", default="", help="full-text search over messages and output")
     p.add_argument("--sort", default="time", help="time, latency, cost or tokens")
     p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_output_args(p, "requests")
     p.set_defaults(func=run_list)
 
     p = sub.add_parser("request", help="show one logged request")
@@ -45,7 +47,9 @@ def register(sub: Any) -> None:
     c.set_defaults(func=run_policy)
 
 
-def filter_from_args(args: argparse.Namespace) -> RequestFilter:
+def filter_from_args(
+    args: argparse.Namespace, tenants: dict[str, str] | None = None
+) -> RequestFilter:
     """The RequestFilter that ``requests``' filter options name (``replay-batch`` shares
     them). Raises LlmdeckError for a bad value."""
     from console.requests.query import FilterError, apply, fts_query, order, parse_when
@@ -64,7 +68,9 @@ def filter_from_args(args: argparse.Namespace) -> RequestFilter:
             text=fts_query(args.text.split()),
             order=order(args.sort),
         )
-        return apply(flt, "tenant", args.tenant) if args.tenant else flt
+        if not args.tenant:
+            return flt
+        return apply(flt, "tenant", args.tenant, tenants)
     except FilterError as exc:
         raise LlmdeckError(str(exc)) from None
 
@@ -82,17 +88,22 @@ def run_list(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
         log = _log(session)
-        flt = filter_from_args(args)
+        flt = filter_from_args(args, tenant_names(session))
         left, cursor = args.limit, None
+        names = tenant_names(session)
+        rows: list[dict[str, Any]] = []
         while left > 0:
             page = log.page(flt, limit=min(left, 500), cursor=cursor)
             for rec in page.records:
-                if args.json:
+                if args.jsonl:
                     print(orjson.dumps(rec.to_dict(), default=str).decode())
+                elif args.json:
+                    rows.append(rec.to_dict())
                 else:
                     print(
                         f"{rec.ts:%Y-%m-%d %H:%M:%S}  {rec.request_id:<28} {rec.route:<20} "
-                        f"{rec.model_name:<22} v{rec.prompt_version:<4} {rec.status:<7} "
+                        f"{rec.model_name:<22} v{rec.prompt_version:<4} "
+                        f"{display(names, rec.tenant):<14} {rec.status:<7} "
                         f"{rec.latency_ms:>8.0f}ms {rec.tokens_out:>6} ${rec.cost_usd:.5f}"
                         + ("  refusal" if rec.refusal else "")
                     )
@@ -100,6 +111,8 @@ def run_list(args: argparse.Namespace) -> int:
             cursor = page.next_cursor
             if cursor is None:
                 break
+        if args.json:
+            print_rows(args, rows)
     finally:
         session.close()
     return 0
@@ -125,7 +138,7 @@ def run_one(args: argparse.Namespace) -> int:
         else:
             from console.requests.detail import text_lines
 
-            print("\n".join(text_lines(rec)))
+            print("\n".join(text_lines(rec, tenant_names(session))))
     finally:
         session.close()
     return 0

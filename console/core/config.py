@@ -46,6 +46,7 @@ PROFILE_KEYS = {
     "panels": "PromQL overrides per panel",
     "prices": "per-model price per 1k input and output tokens",
     "budgets": "per-tenant daily budgets in dollars",
+    "tenants": "display names for the hashed tenant ids (hash: name)",
     "slos": "per-route behaviour objectives",
     "drift": "drift thresholds",
     "replay": "replay budgets in dollars (per_replay, per_batch) and similar_threshold",

@@ -14,7 +14,7 @@ from typing import Any
 from connectors.support.yaml_lines import KeyPath, Located
 from console.core.errors import ConfigError
 
-SETTINGS = ("panels", "prices", "budgets", "slos", "drift", "replay")
+SETTINGS = ("panels", "prices", "budgets", "slos", "drift", "replay", "tenants")
 
 # The behaviour objectives an ``slos:`` entry may name: key -> (signal, description).
 OBJECTIVES = {
@@ -95,6 +95,9 @@ def check(doc: Located, base: KeyPath, spec: dict[str, Any]) -> dict[str, Any]:
     for tenant, budget in out.get("budgets", {}).items():
         if not _number(budget):
             raise _err(doc, (*base, "budgets", tenant), "expected dollars per day, a number")
+    for tenant, name in out.get("tenants", {}).items():
+        if not isinstance(name, str) or not name.strip():
+            raise _err(doc, (*base, "tenants", tenant), "expected a display name")
     for route, objectives in out.get("slos", {}).items():
         path = (*base, "slos", route)
         if not isinstance(objectives, dict):

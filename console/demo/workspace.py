@@ -36,6 +36,7 @@ from console.demo.world import (
 CONFIG_NAME = "llmdeck.yaml"
 MARKER = ".llmdeck-demo"  # marks a directory this module may (re)build
 POLICY = files("console.demo").joinpath("policy.rego")
+LOCAL_MODEL_URL = "http://127.0.0.1:18081/v1"  # console/demo/local_model.py's port
 
 
 @dataclass(frozen=True)
@@ -46,36 +47,60 @@ class DemoResult:
     seconds: float
 
 
-def profile_yaml() -> dict[str, object]:
-    prices = {
-        m.name: {"input_per_1k": m.input_per_1k, "output_per_1k": m.output_per_1k}
+def profile_text() -> str:
+    """The demo's llmdeck.yaml, laid out as a person would write it: comments,
+    short mappings on one line, tenants by name, and no YAML anchors (the two
+    profiles repeat their few lines rather than share ``&id001`` aliases)."""
+    tenants = "\n".join(f"      {hashed('tenant', t)}: {t}" for t, _ in TENANTS)
+    prices = "\n".join(
+        f"      {m.name}: {{input_per_1k: {m.input_per_1k}, output_per_1k: {m.output_per_1k}}}"
         for m in MODELS.values()
-    }
-    connectors = {
-        "workspace": ".",
-        "metrics": {"kind": "workspace"},
-        "request_log": {"kind": "workspace"},
-        "registry": {"kind": "files", "path": "prompts"},
-        "flags": {"kind": "flagd", "path": "flags.json"},
-        "policy": {"kind": "rego", "path": "policy.rego", "query": "data.ai.gateway"},
-        "replay_targets": {
-            "local": {
-                "kind": "openai",
-                "url": "http://127.0.0.1:18080/v1",
-                "model": "smollm2-135m",
-            },
-        },
-        "prices": prices,
-        "budgets": {hashed("tenant", t): 60.0 for t, _ in TENANTS},
-        "slos": {INCIDENT_ROUTE: {"refusal_rate": 0.05, "p95_latency_ms": 6500}},
-    }
-    return {
-        "default_profile": "demo",
-        "profiles": {
-            "demo": {"environment": "development", **connectors},
-            "demo-production": {"environment": "production", **connectors},
-        },
-    }
+    )
+    budgets = ", ".join(f"{t}: 60" for t, _ in TENANTS)
+
+    def profile(name: str, environment: str, comment: str, notes: bool) -> str:
+        text = f"""\
+  {name}:{comment}
+    environment: {environment}
+    workspace: .
+    metrics: {{kind: workspace}}
+    request_log: {{kind: workspace}}
+    registry: {{kind: files, path: prompts}}
+    flags: {{kind: flagd, path: flags.json}}
+    policy: {{kind: rego, path: policy.rego, query: data.ai.gateway}}
+    replay_targets:
+      # the demo's local model (llama.cpp + SmolLM2); the console follows it
+      # to another port when 18081 is taken
+      local: {{kind: openai, url: "{LOCAL_MODEL_URL}", model: smollm2-135m}}
+    # tenant ids are stored hashed; these are the names every screen shows
+    # and filters accept (tenant:acme)
+    tenants:
+{tenants}
+    prices:  # dollars per 1k tokens
+{prices}
+    # dollars per tenant per UTC day
+    budgets: {{{budgets}}}
+    slos:
+      {INCIDENT_ROUTE}: {{refusal_rate: 0.05, p95_latency_ms: 6500}}
+"""
+        if notes:
+            return text
+        return "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("#"))
+
+    return (
+        "# llmdeck demo workspace: a week of traffic with an incident on "
+        f"{INCIDENT_ROUTE}.\n"
+        "# Paths are relative to this file; `llmdeck demo` reuses it as it is.\n"
+        "default_profile: demo\n"
+        "profiles:\n"
+        + profile("demo", "development", "", notes=True)
+        + profile(
+            "demo-production",
+            "production",
+            "  # the same workspace as production: read-only, typed confirmations",
+            notes=False,
+        )
+    )
 
 
 def flags_doc() -> dict[str, object]:
@@ -253,8 +278,12 @@ def create(
     seed: int = 7,
     rate_scale: float = 1.0,
     progress: Callable[[int, int], None] | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> DemoResult:
     """Create the demo workspace in ``path`` (reusing one that is already there).
+
+    ``progress(done, total)`` follows the generated requests; ``stage(text)``
+    names each slower step after them (indexing takes a third of the time).
 
     Raises WorkspaceError when ``path`` cannot be written.
     """
@@ -283,7 +312,11 @@ def create(
                 progress(min(lo + batch, total), total)
         _history(conn, now)
         conn.execute("PRAGMA synchronous=NORMAL")
+        if stage:
+            stage("analysing the indexes")
         conn.execute("ANALYZE")
+        if stage:
+            stage("writing the prompts, flags, policy and profile")
         _write_files(path, now)
     except OSError as exc:
         raise WorkspaceError(f"{path}: cannot write the demo workspace: {exc}") from None
@@ -300,7 +333,4 @@ def _write_files(path: Path, now: datetime) -> None:
     (path / "flags.json").write_text(json.dumps(flags_doc(), indent=2) + "\n")
     (path / "policy.rego").write_text(POLICY.read_text())
     # The profile last: its presence marks a complete workspace.
-    (path / CONFIG_NAME).write_text(
-        "# llmdeck demo workspace; paths are relative to this file.\n"
-        + yaml.safe_dump(profile_yaml(), sort_keys=False)
-    )
+    (path / CONFIG_NAME).write_text(profile_text())

@@ -44,6 +44,7 @@ class Budget:
     exhausted_at: datetime | None  # projected, only when it falls before the day ends
     warn: float
     over: bool  # burn >= warn
+    name: str = ""  # the profile's display name for ``tenant`` (the stored id)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -99,8 +100,17 @@ def budgets(metrics: MetricsSource, settings: dict[str, Any], now: datetime) -> 
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     spent = totals(metrics, "cost", day, now, "tenant") if now > day else {}
     recent = totals(metrics, "cost", now - timedelta(hours=1), now, "tenant")
+    from console.core.tenants import display, stored
+
+    tenants = settings.get("tenants") or {}
     out = []
-    for tenant, spec in raw.items():
+    for named, spec in raw.items():
+        # A key names a tenant as the metrics label it, or by its display name / raw id.
+        tenant = (
+            str(named)
+            if str(named) in spent or str(named) in recent
+            else stored(tenants, str(named))
+        )
         if isinstance(spec, dict):
             daily, warn = spec.get("daily"), spec.get("warn", WARN_DEFAULT)
         else:
@@ -108,7 +118,7 @@ def budgets(metrics: MetricsSource, settings: dict[str, Any], now: datetime) -> 
         try:
             daily, warn = float(daily), float(warn)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            raise ConfigError(f"budgets.{tenant}: expected dollars per day") from None
+            raise ConfigError(f"budgets.{named}: expected dollars per day") from None
         s = spent.get(str(tenant), 0.0)
         rate = recent.get(str(tenant), 0.0)
         at = None
@@ -118,5 +128,7 @@ def budgets(metrics: MetricsSource, settings: dict[str, Any], now: datetime) -> 
             eta = now + timedelta(hours=(daily - s) / rate)
             at = eta if eta < day + timedelta(days=1) else None
         burn = s / daily if daily else 0.0
-        out.append(Budget(str(tenant), daily, s, burn, rate, at, warn, burn >= warn))
+        out.append(
+            Budget(tenant, daily, s, burn, rate, at, warn, burn >= warn, display(tenants, tenant))
+        )
     return sorted(out, key=lambda b: -b.burn)

@@ -155,7 +155,14 @@ class Replayer:
             request=request,
             output=None,
             verdict=verdict,
-            prompt_version=str(request.get("prompt_version") or record.prompt_version),
+            # Nothing was sent: the version is the one this run asked for (the
+            # logged one only when it asked for none), so an arm that asked for
+            # v13 is never labelled with the v14 its requests were logged with.
+            prompt_version=str(
+                request.get("prompt_version")
+                or self.options.prompt_version
+                or record.prompt_version
+            ),
             error=scrub(error),  # stored in replays.error: no secret, whatever raised it
         )
 

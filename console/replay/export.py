@@ -6,6 +6,11 @@ replay gave beside it. The promptfoo file is a list of test cases (``vars``,
 ``assert``, ``metadata``) to load with ``tests: file://<file>`` from a
 promptfooconfig.yaml; the assertion is ``equals`` for replays judged
 identical and ``rouge-n`` at the similarity threshold otherwise.
+
+A logged refusal is never the expected answer: a golden set built from an
+incident (v14 refusing what v13 answered) would otherwise pin the bug. Such a
+case has no ``expected`` (the refusal is kept as ``logged_output``) and its
+promptfoo assertion is ``not-equals`` the refusal.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ def golden_case(result: ReplayResult, record: RequestRecord) -> dict[str, Any]:
         "params": sent.get("params") or dict(record.params),
         "variables": dict(record.variables) if record.variables is not None else None,
         "retrieval": dict(record.retrieval) if record.retrieval else None,
-        "expected": record.output,
+        "expected": None if record.refusal else record.output,
+        "logged_output": record.output,
+        "logged_refusal": record.refusal,
         "replayed": sent.get("outputs") or ([result.output] if result.output else []),
         "verdict": result.verdict,
         "similarity": result.similarity,
@@ -69,11 +76,13 @@ def promptfoo_case(
     else:
         variables = {"messages": orjson.dumps([dict(m) for m in record.messages]).decode()}
     expected = record.output or ""
-    check: dict[str, Any] = (
-        {"type": "equals", "value": expected}
-        if result.verdict == IDENTICAL
-        else {"type": "rouge-n", "value": expected, "threshold": round(threshold, 2)}
-    )
+    check: dict[str, Any]
+    if record.refusal:
+        check = {"type": "not-equals", "value": expected}  # the refusal is what must change
+    elif result.verdict == IDENTICAL:
+        check = {"type": "equals", "value": expected}
+    else:
+        check = {"type": "rouge-n", "value": expected, "threshold": round(threshold, 2)}
     version = result.prompt_version or record.prompt_version
     score = "" if result.similarity is None else f" {result.similarity:.2f}"
     return {
@@ -88,6 +97,7 @@ def promptfoo_case(
             "params": orjson.dumps(dict(record.params)).decode(),
             "replay_id": result.replay_id,
             "verdict": result.verdict,
+            "logged_refusal": record.refusal,
         },
     }
 

@@ -45,14 +45,17 @@ def message_lines(msg: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def sections(rec: RequestRecord) -> list[tuple[str, list[str]]]:
-    """``(title, lines)`` for every part of the request, in reading order."""
+def sections(
+    rec: RequestRecord, tenants: dict[str, str] | None = None
+) -> list[tuple[str, list[str]]]:
+    """``(title, lines)`` for every part of the request, in reading order; the
+    tenant by its display name (``tenants``, hash -> name) and its stored id."""
     prompt = f"{rec.prompt_id}@v{rec.prompt_version}" if rec.prompt_id else rec.prompt_version
     summary = [
         f"id            {rec.request_id}",
         f"time          {rec.ts:%Y-%m-%d %H:%M:%S.%f}"[:-3] + " UTC",
         f"route         {rec.route or '-'}   environment {rec.environment}",
-        f"tenant        {rec.tenant or '-'}   user {rec.user or '-'}",
+        f"tenant        {_tenant(rec.tenant, tenants or {})}   user {rec.user or '-'}",
         f"prompt        {prompt or '-'}   flag variant {rec.flag_variant or '-'}",
         f"model         {rec.model_name or '-'} ({rec.provider or '?'})"
         + (f" {rec.model_digest}" if rec.model_digest else ""),
@@ -134,10 +137,15 @@ def sections(rec: RequestRecord) -> list[tuple[str, list[str]]]:
     return out
 
 
-def text_lines(rec: RequestRecord) -> list[str]:
+def _tenant(tenant: str, tenants: dict[str, str]) -> str:
+    name = tenants.get(tenant)
+    return f"{name} ({tenant})" if name else tenant or "-"
+
+
+def text_lines(rec: RequestRecord, tenants: dict[str, str] | None = None) -> list[str]:
     """The sections as plain text."""
     out: list[str] = []
-    for title, lines in sections(rec):
+    for title, lines in sections(rec, tenants):
         out.append(f"== {title}")
         out += lines
         out.append("")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 import tempfile
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from connectors.records import STATUSES, RequestRecord
 from connectors.support.atomic import private_opener
 from connectors.support.redact import redact_url
 from console.core import clock
+from console.core.tenants import stored
 
 ORDERS = {
     "time": "ts",
@@ -82,13 +84,16 @@ def fts_query(words: list[str]) -> str:
     return " ".join('"' + w.replace('"', '""') + '"' for w in words if w)
 
 
-def apply(flt: RequestFilter, key: str, value: str) -> RequestFilter:
-    """``flt`` with one ``key:value`` of the quick filter applied. Raises FilterError."""
+def apply(
+    flt: RequestFilter, key: str, value: str, tenants: Mapping[str, str] | None = None
+) -> RequestFilter:
+    """``flt`` with one ``key:value`` of the quick filter applied; ``tenant:`` takes a
+    display name of the profile's ``tenants`` map too. Raises FilterError."""
     key = key.lower()
     if key == "route":
         return replace(flt, route=value)
     if key == "tenant":
-        return replace(flt, tenant=stored_id("tenant", value))
+        return replace(flt, tenant=stored(tenants or {}, value))
     if key == "model":
         return replace(flt, model=value)
     if key == "prompt":
@@ -108,7 +113,19 @@ def apply(flt: RequestFilter, key: str, value: str) -> RequestFilter:
     raise FilterError(f"unknown filter {_short(key)!r} (known: {', '.join(QUICK_KEYS)})")
 
 
-def parse_quick(text: str, base: RequestFilter | None = None) -> RequestFilter:
+def id_term(text: str) -> str | None:
+    """The request id (or unique prefix, like git's) of an ``id:`` quick-filter
+    term, which opens that request rather than filtering; None without one."""
+    for term in text.split():
+        key, sep, value = term.partition(":")
+        if sep and key.lower() == "id" and value:
+            return value
+    return None
+
+
+def parse_quick(
+    text: str, base: RequestFilter | None = None, tenants: Mapping[str, str] | None = None
+) -> RequestFilter:
     """The ``/`` quick filter: ``key:value`` terms (route, tenant, model, prompt,
     version, status, since, until, sort), the words ``refusal``, ``blocked``,
     ``!refusal``, ``!blocked``, and any other words as full-text search.
@@ -133,18 +150,19 @@ def parse_quick(text: str, base: RequestFilter | None = None) -> RequestFilter:
             flt = replace(flt, blocked=False)
         elif ":" in term and term.split(":", 1)[0].lower() in (*QUICK_KEYS, "v"):
             key, _, value = term.partition(":")
-            flt = apply(flt, key, value)
+            flt = apply(flt, key, value, tenants)
         else:
             words.append(term)
     return replace(flt, text=fts_query(words)) if words else replace(flt, text="")
 
 
-def describe(flt: RequestFilter) -> str:
-    """The filter in the quick-filter syntax (tenant shown hashed)."""
+def describe(flt: RequestFilter, tenants: Mapping[str, str] | None = None) -> str:
+    """The filter in the quick-filter syntax (the tenant by its display name when
+    ``tenants`` has one, else hashed: both read back through ``parse_quick``)."""
     parts = []
     for key, value in (
         ("route", flt.route),
-        ("tenant", flt.tenant),
+        ("tenant", (tenants or {}).get(flt.tenant, flt.tenant)),
         ("model", flt.model),
         ("prompt", flt.prompt_id),
         ("version", flt.prompt_version),

@@ -1,5 +1,5 @@
 """LiteLLM model block/unblock through the write pipeline, on recorded
-responses: LiteLLM's proxy cannot run here (BACKENDS.md). The shapes follow
+responses: LiteLLM's proxy cannot run here (docs/backends.md). The shapes follow
 LiteLLM's documentation: ``GET /model/info`` (docs.litellm.ai/docs/proxy/
 model_management: ``{"data": [{"model_name", "litellm_params", "model_info"}]}``),
 ``GET /team/info`` and ``POST /team/update`` with a team's ``models`` list

@@ -5,7 +5,10 @@ the console header while it builds, announced when it answers."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +18,7 @@ import pytest
 
 from connectors.replay.openai import OpenAICompatTarget
 from console.core.session import Session
-from console.demo.local_model import CMAKE_ARGS, LocalModel, ModelStatus
+from console.demo.local_model import CMAKE_ARGS, IDLE_S, LocalModel, ModelStatus
 from screens.app import LlmdeckApp
 from screens.widgets.deck_header import DeckHeader
 from tests.backends import ROOT, llama_python
@@ -36,30 +39,116 @@ def test_cmake_args_are_the_ones_of_backends_md() -> None:
     ]  # fmt: skip
 
 
-def test_something_already_answering_is_used(tmp_path: Path, server: FaultServer) -> None:
-    port = int(server.url.rsplit(":", 1)[1])
-    model = LocalModel(tmp_path / "llama", port=port)
-    assert model.start().ready
-    assert model._spawned is None and not (tmp_path / "llama").exists()
-    model.stop()  # nothing of ours to stop
-
-
-def test_a_busy_server_on_the_port_is_used_not_rebuilt(tmp_path: Path) -> None:
-    """A llama.cpp server busy with a completion accepts connections but answers
-    late: no second server is built (it could not bind the port anyway)."""
+def test_a_port_held_by_something_else_is_said_and_skipped(tmp_path: Path) -> None:
+    """18080 and 18081 clashes: something that is not our runner holds the preferred
+    port (here a socket that accepts and never answers). The model takes the next
+    free port, records it, and the header says why."""
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
-        busy.listen(8)  # accepts connections, never answers
-        model = LocalModel(tmp_path / "llama", port=busy.getsockname()[1])
-        assert model.start().ready
-        assert model._spawned is None
-        assert model.status() == ModelStatus("ready", "busy")
+        busy.listen(8)
+        held = busy.getsockname()[1]
+        model = LocalModel(tmp_path / "llama", port=held, build="true", serve=_SERVE)
+        status = model.start()
+        try:
+            assert model._spawned is not None and model.port != held
+            assert (tmp_path / "llama" / "port").read_text() == str(model.port)
+            assert f"port {held} is held by another process" in status.line()
+            assert model.url == f"http://127.0.0.1:{model.port}/v1"
+        finally:
+            assert model.stop()
+
+
+# A small real OpenAI-shaped server and a build that takes a while and prints
+# cmake-like progress: the runner, the detaching and the adoption are the real code.
+_SERVE = f"{sys.executable} -m tests.fake_model_server {{host}} {{port}}"
+_BUILD_SH = """#!/bin/sh
+echo "[ 10%] Building C object"
+while [ ! -e "$1" ]; do sleep 0.05; done
+echo "[ 90%] Building CXX object"
+"""
+
+
+def _console(home: Path, port: int, build: str) -> subprocess.CompletedProcess[str]:
+    """A console in its own process that starts the model and quits at once."""
+    code = (
+        "import sys; from pathlib import Path; from console.demo.local_model import LocalModel; "
+        f"m = LocalModel(Path({str(home)!r}), port={port}, build={build!r}, serve={_SERVE!r}); "
+        "print(m.start().state); m.detach()"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+
+
+def _wait(predicate: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_a_build_outlives_the_console_and_the_next_console_adopts_it(tmp_path: Path) -> None:
+    home, gate = tmp_path / "llama", tmp_path / "finish-build"
+    script = tmp_path / "build.sh"
+    script.write_text(_BUILD_SH)
+    build = f"sh {script} {gate}"
+    port = _free_port()
+    first = _console(home, port, build)
+    assert first.returncode == 0 and first.stdout.strip() == "building", first.stderr
+    # The console is gone; its runner is not (own session, no parent watching).
+    later = LocalModel(home, port=port, build=build, serve=_SERVE)
+    _wait(lambda: later.runner_pid() is not None)
+    runner = later.runner_pid()
+    assert runner is not None and os.getsid(runner) == runner  # own session and group
+    status = later.start()
+    assert later._spawned is None  # adopted, not a second build
+    assert status.state == "building" and "adopted" in status.line()
+    _wait(lambda: later.status().percent == 10)
+    gate.touch()  # the build finishes after the first console quit
+    _wait(lambda: later.status().ready)
+    assert later.runner_pid() == runner and later.port == port
+    # A third console adopts the running server the same way.
+    third = LocalModel(home, port=_free_port(), build=build, serve=_SERVE)
+    assert third.start().state in ("building", "ready")
+    assert third._spawned is None and third.port == port
+    _wait(lambda: third.status().ready)
+    assert third.stop()
+    _wait(lambda: not third.port_open())
+    assert third.runner_pid() is None and third.status().state == "off"
+
+
+def test_a_stale_pid_file_is_not_adopted(tmp_path: Path) -> None:
+    """A pid that is alive but not a runner (recycled) must not be adopted."""
+    home = tmp_path / "llama"
+    home.mkdir()
+    (home / "runner.pid").write_text(str(os.getpid()))  # pytest, not a runner
+    model = LocalModel(home, port=_free_port(), build="true", serve=_SERVE)
+    assert model.runner_pid() is None
+    model.start()
+    try:
+        assert model._spawned is not None
+        _wait(lambda: model.status().ready)
+    finally:
+        assert model.stop()
+
+
+def test_the_runner_stops_the_server_when_no_console_watches(tmp_path: Path) -> None:
+    home = tmp_path / "llama"
+    model = LocalModel(home, port=_free_port(), build="true", serve=_SERVE)
+    model.start()
+    _wait(lambda: model.status().ready)
+    old = time.time() - IDLE_S - 5
+    os.utime(home / "heartbeat", (old, old))  # the last console left long ago
+    _wait(lambda: model.runner_pid() is None and not model.port_open())
 
 
 def test_status_lines_from_the_runner_files(tmp_path: Path) -> None:
     model = LocalModel(tmp_path, port=_free_port())
     assert model.status().state == "off"
-    (tmp_path / "runner.pid").write_text(str(__import__("os").getpid()))  # a live pid
+    runner = subprocess.Popen(  # a live process whose command line is a runner's
+        [sys.executable, "-c", "import time; time.sleep(60)", "console.demo.local_model", "run"]
+    )
+    (tmp_path / "runner.pid").write_text(str(runner.pid))
     (tmp_path / "status.json").write_text(json.dumps({"phase": "compile", "since": time.time()}))
     (tmp_path / "build.log").write_bytes(b"[ 12%] Building C object\n[ 45%] Building CXX object\n")
     status = model.status()
@@ -67,6 +156,8 @@ def test_status_lines_from_the_runner_files(tmp_path: Path) -> None:
     assert status.line().startswith("model: building llama.cpp 45% (0:0")
     (tmp_path / "status.json").write_text(json.dumps({"phase": "failed", "error": "no cmake"}))
     assert model.status().line() == f"model build failed: no cmake (see {tmp_path}/build.log)"
+    runner.kill()
+    runner.wait()
 
 
 def _free_port() -> int:
@@ -104,7 +195,7 @@ async def test_background_build_then_serve_then_stop() -> None:
 class FakeModel:
     """A local model whose status the test sets."""
 
-    url = "http://127.0.0.1:18080/v1"
+    url = "http://127.0.0.1:18081/v1"
 
     def __init__(self, current: ModelStatus) -> None:
         self.current = current

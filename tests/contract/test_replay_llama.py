@@ -1,4 +1,4 @@
-"""Replay against the real llama.cpp server with SmolLM2-135M (BACKENDS.md).
+"""Replay against the real llama.cpp server with SmolLM2-135M (docs/backends.md).
 
 A request is "logged" by calling the server once and recording what it
 answered; replaying it with the logged seed must give the same text, and
@@ -33,7 +33,7 @@ MODEL = "smollm2-135m"
 def ws(demo_copy: Path, llama_url: str) -> Path:  # noqa: F811
     """The demo workspace with its ``local`` target pointed at the test server."""
     cfg = demo_copy / "llmdeck.yaml"
-    cfg.write_text(cfg.read_text().replace("http://127.0.0.1:18080/v1", llama_url))
+    cfg.write_text(cfg.read_text().replace("http://127.0.0.1:18081/v1", llama_url))
     return demo_copy
 
 
@@ -102,7 +102,7 @@ def test_cli_replay_json(
 ) -> None:
     rec = log_request(llama_url, session, "req_llama_cli", "Name three colours.", 77)
     code = main(["--config", str(ws / "llmdeck.yaml"), "replay", rec.request_id, "--json"])
-    out = orjson.loads(capsys.readouterr().out)
+    (out,) = orjson.loads(capsys.readouterr().out)  # --json: one array
     assert code == 0
     assert out["verdict"] == "identical" and out["logged_output"] == rec.output
     assert out["request"]["params"]["seed"] == 77 and out["target"] == "local"

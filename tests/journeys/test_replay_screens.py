@@ -19,6 +19,7 @@ from console.core.session import Session
 from console.replay import store
 from screens.app import LlmdeckApp
 from screens.replay import CompareScreen, ReplayScreen
+from screens.replay_batch import ReplayBatchScreen
 from tests.conftest import FIXED_NOW, demo_profile
 from tests.fault_server import FaultServer, fault_server
 
@@ -40,7 +41,7 @@ def server() -> Iterator[FaultServer]:
 
 def with_target(ws: Path, url: str) -> Session:
     cfg = ws / "llmdeck.yaml"
-    cfg.write_text(cfg.read_text().replace("http://127.0.0.1:18080/v1", url))
+    cfg.write_text(cfg.read_text().replace("http://127.0.0.1:18081/v1", url))
     return Session(demo_profile(ws))
 
 
@@ -177,6 +178,7 @@ async def test_batch_run_from_the_screen_and_cancel(
         app.switch_mode("replays")
         await settle(pilot)
         screen = app.screen
+        assert isinstance(screen, ReplayBatchScreen)
         screen.query_one("#f-filter", Input).value = "route:/tickets/summarize"
         screen.query_one("#f-limit", Input).value = "12"
         await pilot.press("ctrl+s")

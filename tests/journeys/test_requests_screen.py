@@ -3,6 +3,7 @@ the on-call journey from a Drift alert to one request's policy check."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +46,7 @@ async def to_requests(pilot: Any) -> None:
 
 
 @pytest.fixture
-def seeded(demo_copy: Path, frozen_clock: Any) -> Session:
+def seeded(demo_copy: Path, frozen_clock: Any) -> Iterator[Session]:
     """The demo workspace plus the seed-schema fixture (tool calls, hash-only)."""
     session = Session(demo_profile(demo_copy))
     sources, _ = expand([str(FIXTURES / "jsonl" / "seed.jsonl")])
@@ -99,6 +100,7 @@ async def test_quick_filter(demo_session: Session) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await to_requests(pilot)
         screen = app.screen
+        assert isinstance(screen, RequestsScreen)
         await pilot.press("slash")
         await pilot.pause()
         box = screen.query_one("#requests-quick")
@@ -181,7 +183,7 @@ async def test_from_drift_alert_to_policy_check(demo_copy: Path, frozen_clock: A
         await pilot.press("c")
         await pilot.pause()
         curl = exported.with_suffix(".sh").read_text()
-        assert curl.startswith("curl") and "127.0.0.1:18080/v1/chat/completions" in curl
+        assert curl.startswith("curl") and "127.0.0.1:18081/v1/chat/completions" in curl
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is requests

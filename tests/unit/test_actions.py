@@ -265,7 +265,7 @@ def test_cli_set_rollback_and_audit(
     assert main([*cfg, "flags", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)["flags"]
     assert [f["kind"] for f in listed][:2] == ["kill-switch", "kill-switch"]
-    assert main([*cfg, "audit", "--json", "--filter", "llmdeck", "--limit", "3"]) == 0
+    assert main([*cfg, "audit", "--jsonl", "--filter", "llmdeck", "--limit", "3"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["action"], r["outcome"]) for r in rows] == [
         ("break_glass", "refused"),  # --read-only cannot be broken, and the try is audited

@@ -26,9 +26,9 @@ def server() -> Iterator[FaultServer]:
 
 def workspace(ws: Path, url: str, production: bool = False) -> str:
     cfg = ws / "llmdeck.yaml"
-    text = cfg.read_text().replace("http://127.0.0.1:18080/v1", url)
+    text = cfg.read_text().replace("http://127.0.0.1:18081/v1", url)
     if production:
-        text = text.replace("model: smollm2-135m", "model: smollm2-135m\n        production: true")
+        text = text.replace("model: smollm2-135m}", "model: smollm2-135m, production: true}")
     cfg.write_text(text)
     return str(cfg)
 
@@ -48,7 +48,7 @@ def test_replay_json_and_exit_codes(
     cfg = workspace(demo_copy, server.base("ok"))
     rid = ids(demo_copy, 1, route="/analytics/sql", status="ok")[0]
     assert main(["--config", cfg, "replay", rid, "--repeat", "2", "--json"]) == 0
-    out = orjson.loads(capsys.readouterr().out)
+    (out,) = orjson.loads(capsys.readouterr().out)  # --json: one array
     assert out["verdict"] == "different" and out["distinct_outputs"] == 1
     assert out["request"]["repeat"] == 2 and out["output"].startswith("echo: ")
     assert "1 distinct output(s) in 2 repeats" in out["notes"]
@@ -92,7 +92,7 @@ def test_batch_export_and_compare(
 ) -> None:
     cfg = workspace(demo_copy, server.base("ok"))
     common = ["--config", cfg, "replay-batch", "--route", "/support/chat"]
-    common += ["--prompt-version", "13", "--status", "ok", "--limit", "5", "--json"]
+    common += ["--prompt-version", "13", "--status", "ok", "--limit", "5", "--jsonl"]
     code = main([*common, "--with-version", "13"])
     first = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert len(first) == 5 and {r["prompt_version"] for r in first} == {"13"}
@@ -104,12 +104,12 @@ def test_batch_export_and_compare(
     assert replayed and all("Be brief" in r["request"]["messages"][0]["content"] for r in replayed)
     cases = yaml.safe_load((tmp_path / "t.yaml").read_text())
     assert len(cases) == len(replayed)
-    assert main(["--config", cfg, "replays", "--json"]) == 0
+    assert main(["--config", cfg, "replays", "--jsonl"]) == 0
     batches = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [b["n"] for b in batches] == [5, 5]
     b14, b13 = batches[0]["batch_id"], batches[1]["batch_id"]
     assert main(["--config", cfg, "replays", b13, "--compare", b14]) == 0
-    assert "verdict changed on 0% of 5 requests" in capsys.readouterr().out
+    assert "output differs from A's on" in capsys.readouterr().out
     out = tmp_path / "g.jsonl"
     assert main(["--config", cfg, "replays", b14, "--export", str(out)]) == 0
     assert len(out.read_text().splitlines()) == len(replayed)

@@ -8,6 +8,7 @@ import dataclasses
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.base import RequestFilter
-from connectors.records import RequestRecord
+from connectors.records import ReplayResult, RequestRecord
 from connectors.replay.openai import OpenAICompatTarget
 from console.core.config import Profile
 from console.core.session import Session
@@ -355,3 +356,50 @@ async def test_a_logged_error_answered_now_is_different(
     result = await Replayer(session, ReplayOptions(), target=target(server, "ok")).replay(rec)
     assert (result.verdict, result.similarity) == (fidelity.DIFFERENT, None)
     assert result.error == "logged status error: no logged output to compare with"
+
+
+# -- A/B: labels say what each arm ran; "changed" is A against B ------------------
+def _stored(session: Session, batch: str, rid: str, output: str | None, **kw: Any) -> None:
+    from datetime import UTC, datetime
+
+    request = kw.pop("request", {"model": "smollm2-135m", "prompt_version": "13",
+                                  "rerendered": True})  # fmt: skip
+    store.save(session.store(), ReplayResult(
+        replay_id=f"{batch}-{rid}", request_id=rid, target="local",
+        ts=datetime(2026, 11, 29, tzinfo=UTC), request=request, output=output,
+        verdict=kw.pop("verdict", "different"), **kw,
+    ), batch)  # fmt: skip
+
+
+def test_ab_changed_compares_a_with_b_not_each_with_the_log(session: Session) -> None:
+    """Both arms differ from the logged output (same verdict), but A and B answer
+    differently on one request of two: 50%, not the 0% of comparing verdicts."""
+    _stored(session, "bA", "r1", "Reset it in Settings.", prompt_version="13")
+    _stored(session, "bA", "r2", "Same answer.", prompt_version="13")
+    b_req = {"model": "smollm2-135m", "prompt_version": "14", "rerendered": True}
+    _stored(session, "bB", "r1", "I cannot help with that.", prompt_version="14", request=b_req)
+    _stored(session, "bB", "r2", "Same answer.", prompt_version="14", request=b_req)
+    cmp = store.compare(session.store(), "bA", "bB")
+    assert cmp.ab == ("different", "identical")
+    assert cmp.changed == 0.5
+
+
+def test_ab_labels_say_what_each_arm_ran(session: Session) -> None:
+    # Arm A asked for v13 on requests logged at v14; one could not be re-rendered.
+    _stored(session, "lA", "r1", "ok", prompt_version="13")
+    _stored(session, "lA", "r2", None, prompt_version="13", request={}, verdict="not_replayable")
+    logged = {"model": "gpt-4o-mini", "prompt_version": "9", "rerendered": False}
+    _stored(session, "lB", "r1", "ok", prompt_version="9", request=logged)
+    _stored(session, "lB", "r2", "ok", prompt_version="13",
+            request={**logged, "prompt_version": "13"})  # fmt: skip
+    cmp = store.compare(session.store(), "lA", "lB")
+    assert cmp.a_label == "local · smollm2-135m · v13 · 1 not sent"
+    assert cmp.b_label == "local · gpt-4o-mini · v9/v13 as logged"
+    summary = {b.batch_id: b.prompt_version for b in store.batches(session.store())}
+    assert summary["lB"] == "9/13"  # every version, in version order (not MIN() as text)
+
+
+def test_an_unsent_replay_carries_the_version_it_asked_for(session: Session) -> None:
+    rec = records(session, 1, route="/support/chat", prompt_version="14")[0]
+    replayer = Replayer(session, ReplayOptions(prompt_version="13"), target=None)
+    assert replayer._result(rec, "not_replayable", "no variables", {}).prompt_version == "13"

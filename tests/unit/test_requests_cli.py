@@ -59,7 +59,7 @@ def test_ingest_requests_request_policy(demo_copy: Path, tmp_path: Path) -> None
     assert hash_only.returncode == 2 and "hashes only" in hash_only.stderr
 
     listed = llmdeck(
-        demo_copy, "requests", "--tenant", "acme", "--text", "password", "--json", "--limit", "500"
+        demo_copy, "requests", "--tenant", "acme", "--text", "password", "--jsonl", "--limit", "500"
     )
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
     assert rows and all(r["tenant"] == hashed("tenant", "acme") for r in rows)
@@ -96,7 +96,7 @@ def test_requests_filters_on_the_demo(demo_dir: Path) -> None:
         "1h",
         "--limit",
         "20",
-        "--json",
+        "--jsonl",
     )
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -104,7 +104,7 @@ def test_requests_filters_on_the_demo(demo_dir: Path) -> None:
     assert all(r["refusal"] and r["prompt_version"] == BAD_VERSION for r in rows)
     stamps = [r["ts"] for r in rows]
     assert stamps == sorted(stamps, reverse=True)
-    by_latency = llmdeck(demo_dir, "requests", "--sort", "latency", "--limit", "5", "--json")
+    by_latency = llmdeck(demo_dir, "requests", "--sort", "latency", "--limit", "5", "--jsonl")
     lat = [json.loads(line)["latency_ms"] for line in by_latency.stdout.splitlines()]
     assert lat == sorted(lat, reverse=True) and lat[0] >= 30000  # timeouts first
     bad = llmdeck(demo_dir, "requests", "--sort", "color")
