@@ -72,6 +72,13 @@ class DriftScreen(DeckScreen):
         )
         self.poller.start()
 
+    def on_screen_resume(self) -> None:
+        # Back from another screen or a modal: the windows end "now", so a report
+        # loaded before is out of date; do not wait for the next tick.
+        poller = getattr(self, "poller", None)  # resumed before the first mount
+        if poller is not None:
+            poller.resume()
+
     def _load(self) -> DriftReport:
         from console.drift.report import compute
 

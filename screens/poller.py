@@ -3,8 +3,11 @@
 ``Poller`` loads data in a thread worker and re-arms itself with a timer only
 after the load finished, so refreshes never overlap however slow a backend
 is. While another screen or a modal is on top of its screen it skips the
-load. A failed load keeps the last good data and reports why, so the panel
-can say "stale since HH:MM:SS: <reason>".
+load; the screen calls ``resume`` when it is shown again, which loads at once
+if a load was skipped or is due, so a screen never comes back showing data
+as old as the time it was covered (Drift showed 19:10-20:10 at 20:27).
+A failed load keeps the last good data and reports why, so the panel can say
+"stale since HH:MM:SS: <reason>".
 """
 
 from __future__ import annotations
@@ -46,6 +49,10 @@ class Poller(Generic[T]):
         self.refreshes = 0
         self._timer: Timer | None = None
         self._worker: Worker[T] | None = None
+        # When the last load started, on the console clock (frozen and moved in
+        # tests), and whether a tick was skipped because the screen was covered.
+        self.loaded_at: datetime | None = None
+        self._skipped = False
 
     def start(self) -> None:
         self.refresh_now()
@@ -61,8 +68,11 @@ class Poller(Generic[T]):
         ):
             return
         if self.screen.app.screen is not self.screen:
+            self._skipped = True  # ``resume`` loads as soon as the screen is shown
             self._arm()  # covered by a modal or another screen: look again later
             return
+        self._skipped = False
+        self.loaded_at = clock.now()
         self._worker = self.screen.run_worker(
             self.load,
             name=self.name,
@@ -71,6 +81,15 @@ class Poller(Generic[T]):
             exclusive=True,
             exit_on_error=False,
         )
+
+    def resume(self) -> None:
+        """The screen is shown again: load now if a load was skipped while it was
+        covered or one is due (``interval`` has passed on the console clock)."""
+        if self.loaded_at is None:
+            return  # not started yet: ``start`` loads
+        due = (clock.now() - self.loaded_at).total_seconds() >= self.interval
+        if self._skipped or due:
+            self.refresh_now()
 
     def _arm(self) -> None:
         self._timer = self.screen.set_timer(self.interval, self.refresh_now, name=self.name)

@@ -374,7 +374,9 @@ def detail(answer: Answer) -> str:
         text = err or body.get("message") or body.get("detail") or body.get("name") or ""
         if body.get("errorType") and text:
             text = f"{body['errorType']}: {text}"
-        return scrub(_one_line(str(text))) if text else ""
+        # A backend's summary comes first (OPA: "error(s) occurred" then the list).
+        first = next((line for line in str(text).splitlines() if line.strip()), "")
+        return scrub(_one_line(first)) if first else ""
     return scrub(_one_line(str(body), 120)) if isinstance(body, str) else ""
 
 

@@ -50,18 +50,24 @@ class Pipeline:
             store = None
         return Context(self.session, Traffic(store))
 
-    def plan(self, change: Change) -> Plan:
+    def plan(self, change: Change, *, dry_run: bool = False) -> Plan:
         """Read the current state and plan ``change`` (reads only, allowed read-only).
 
-        Raises ActionError (audited as ``failed``) for an unknown flag,
-        variant or version, weights that do not add up, or a backend error.
+        Raises ActionError for an unknown flag, variant or version, weights
+        that do not add up, nothing to roll back, or a backend error: audited
+        as ``failed`` when the plan is for a write, not audited at all when
+        ``dry_run`` (a dry run attempts no write, so there is no write attempt
+        to record; its outcome has no ``audit_id``).
         """
         ctx = self._context()
         try:
             steps, notes = change.steps(ctx)
         except (LlmdeckError, ValueError) as exc:
             status: OutcomeStatus = "refused" if isinstance(exc, ReadOnlyError) else "failed"
-            outcome = self._audit(status, f"{change.title()}: {_line(exc)}", None, change=change)
+            message = f"{change.title()}: {_line(exc)}"
+            if dry_run:
+                raise ActionError(Outcome(status, message)) from None
+            outcome = self._audit(status, message, None, change=change)
             raise ActionError(outcome) from None
         affected = max((s.blast for s in steps), key=lambda b: b.affected, default=None)
         blast = affected or Blast(-1, 0, "no steps")
@@ -134,17 +140,22 @@ class Pipeline:
             return self._audit(status, f"{plan.title}: {what}{done}", plan, reason)
         return self._audit("done", f"{plan.title}: done", plan, reason)
 
-    def run(self, change: Change, confirm: Callable[[Plan], Confirmation]) -> Outcome:
+    def run(
+        self, change: Change, confirm: Callable[[Plan], Confirmation], reason: str = ""
+    ) -> Outcome:
         """Plan, ask ``confirm``, execute: the whole pipeline for callers without a UI.
 
-        Refuses (audited) before planning when read-only. Raises nothing:
-        a change that cannot be planned comes back as a ``failed`` Outcome.
+        Refuses (audited, with ``reason``: the operator's words are kept even
+        when the write is refused) before planning when read-only. Raises
+        nothing: a change that cannot be planned comes back as a ``failed``
+        Outcome.
         """
         if self.session.read_only:
             return self._audit(
                 "refused",
                 f"{change.title()}: refused, the session is read-only",
                 None,
+                reason.strip(),
                 change=change,
             )
         try:

@@ -7,7 +7,6 @@ import argparse
 import json
 from typing import Any
 
-from connectors.records import Flag
 from console.actions import Confirmation, Pipeline, Plan, SetEnabled, SetWeights
 from console.actions.breakglass import leave_read_only
 from console.actions.changes import Change, parse_weights
@@ -16,6 +15,8 @@ from console.actions.plan import fmt_state
 from console.commands.common import open_session
 from console.core.errors import LlmdeckError
 from console.core.session import Session
+from console.flags import rows as flag_view
+from console.flags.rows import FlagRow
 
 STATES = {"on": True, "off": False, "enable": True, "disable": False, "trip": True, "reset": False}
 
@@ -49,9 +50,12 @@ def add_write_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def flag_rows(flags: list[Flag]) -> list[dict[str, Any]]:
+def flag_rows(rows: list[FlagRow]) -> list[dict[str, Any]]:
+    """The JSON of ``flags list``, from the Flags screen's rows so both show the
+    same last change (the backend's, else the store's history and audit)."""
     out = []
-    for f in sorted(flags, key=lambda f: (not f.is_kill_switch, f.key)):
+    for row in rows:
+        f = row.flag
         out.append(
             {
                 "key": f.key,
@@ -64,8 +68,8 @@ def flag_rows(flags: list[Flag]) -> list[dict[str, Any]]:
                     }
                     for e in f.environments
                 },
-                "last_changed": f.last_changed.isoformat() if f.last_changed else None,
-                "last_changed_by": f.last_changed_by,
+                "last_changed": row.last_change.isoformat() if row.last_change else None,
+                "last_changed_by": row.last_by,
                 "description": f.description,
             }
         )
@@ -75,10 +79,7 @@ def flag_rows(flags: list[Flag]) -> list[dict[str, Any]]:
 def run_list(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
-        store = session.flags()
-        if store is None:
-            raise LlmdeckError(f"profile {session.profile.name!r} has no flag store")
-        rows = flag_rows(store.flags())
+        rows = flag_rows(flag_view.load(session))
     finally:
         session.close()
     if args.json:
@@ -112,9 +113,9 @@ def apply(args: argparse.Namespace, change: Change) -> int:
                 raise ActionError(glass)
         pipeline = Pipeline(session)
         if session.read_only and not args.dry_run:
-            outcome = pipeline.run(change, lambda p: Confirmation(False))
+            outcome = pipeline.run(change, lambda p: Confirmation(False), reason=args.reason)
             raise ActionError(outcome)
-        plan = pipeline.plan(change)
+        plan = pipeline.plan(change, dry_run=args.dry_run)
         print_plan(plan)
         if args.dry_run:
             print("dry run: nothing written")

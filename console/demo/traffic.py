@@ -255,9 +255,13 @@ class Traffic:
             tenant = tenant_l[i]
             q_i = int(q_u[i] * len(route.questions))
             messages, prompt_hash = pool["messages"][(spec.version, q_i)]
-            status, error, decision = "ok", None, "allow"
+            status, error = "ok", None
+            # A killed route answers before the gateway's safety policy runs: the
+            # record is blocked with no safety decision (None), which is how Drift
+            # tells an operator's kill switch from a policy block.
+            decision: str | None = "allow"
             if routing and route.path in routing.killed_routes:
-                status, error, decision = "blocked", f"kill switch on {route.path}", "block"
+                status, error, decision = "blocked", f"kill switch on {route.path}", None
             elif u[i] < 0.004:
                 status, error = "error", "upstream returned 503"
             elif u[i] < 0.006:
@@ -319,7 +323,9 @@ class Traffic:
                     round(ttft[i], 1),
                     status,
                     error,
-                    f'{{"policy_version": "{POLICY_VERSION}", "decision": "{decision}", '
+                    None
+                    if decision is None
+                    else f'{{"policy_version": "{POLICY_VERSION}", "decision": "{decision}", '
                     f'"reasons": {reasons}}}',
                     int(refusal),
                     fp,

@@ -51,6 +51,11 @@ DISTRIBUTIONS = (
     ("similarity", "retrieval similarity", "top_score", "mean"),
 )
 HIT_SCORE = 0.5  # a retrieval "hits" when its best document scores at least this
+# The record carries a safety policy decision (``safety.decision``); a malformed
+# safety object (a bad ingested record) counts as none rather than failing the query.
+SAFETY_DECIDED = (
+    "COALESCE(json_valid(safety) AND json_extract(safety, '$.decision') IS NOT NULL, 0)"
+)
 
 
 @dataclass(frozen=True)
@@ -106,9 +111,10 @@ def load_frame(session: Session, group_by: str, start: datetime, end: datetime) 
     sql = (
         f"SELECT {GROUPS[group_by]} AS grp, prompt_id, ts, tokens_out, cost_usd, latency_ms, "
         "refusal, status IN ('error', 'timeout') AS is_error, "
-        # A kill switch answers "blocked" too, but an operator tripped it: counting
-        # it as a safety block raised a false block-rate alert after every trip.
-        "status = 'blocked' AND COALESCE(error, '') NOT LIKE 'kill switch%' AS is_blocked, "
+        # A safety block is a blocked record with the policy's decision in it. A
+        # kill switch answers "blocked" too, before any policy runs (no decision):
+        # counting it raised a false block-rate alert after every trip.
+        f"status = 'blocked' AND {SAFETY_DECIDED} AS is_blocked, "
         "finish_reason, system_fingerprint, "
         "json_extract(retrieval, '$.scores[0]') AS top_score "
         "FROM requests WHERE ts >= ? AND ts < ?"

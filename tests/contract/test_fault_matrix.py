@@ -42,7 +42,8 @@ SECRETS = (TOKEN, PASSWORD, PUBLIC, base64.b64encode(f"admin:{PASSWORD}".encode(
 # 2 s deadline + one backoff + scheduling on a busy 2-core machine.
 BOUND_S = 6.0
 AT = datetime(2026, 11, 29, 12, tzinfo=UTC)
-SMALL: dict[str, Any] = {"timeout": 1.0, "deadline": 2.0, "max_body_mb": 1, "max_pages": 5}
+SMALL: dict[str, Any] = {"timeout": 1.0, "deadline": 2.0, "max_body_mb": 1}
+SMALL_PAGED: dict[str, Any] = {**SMALL, "max_pages": 5}  # only the connectors that page
 
 Build = Callable[[str], Any]
 
@@ -56,11 +57,13 @@ def _prometheus(base: str) -> PrometheusMetrics:
 
 
 def _mlflow(base: str) -> MlflowRegistry:
-    return MlflowRegistry(url=_with_password(base), token=TOKEN, retries=1, **SMALL)
+    return MlflowRegistry(url=_with_password(base), token=TOKEN, retries=1, **SMALL_PAGED)
 
 
 def _langfuse(base: str) -> LangfusePrompts:
-    return LangfusePrompts(url=_with_password(base), public_key=PUBLIC, secret_key=TOKEN, **SMALL)
+    return LangfusePrompts(
+        url=_with_password(base), public_key=PUBLIC, secret_key=TOKEN, **SMALL_PAGED
+    )
 
 
 def _unleash(base: str) -> UnleashFlags:

@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import math
 import random
+from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from console.core import clock
 from console.core.session import Session
 from console.core.settings import Thresholds
 from console.core.spans import parse_span
-from console.drift.report import compute
+from console.drift.report import compute, load_frame
 from console.drift.stats import psi, psi_categorical, two_proportion_z
 
 
@@ -128,3 +132,52 @@ def test_drift_json_prints_the_screen_rows(
     expected = compute(demo_session, "prompt_version").to_dict()
     assert data == json.loads(json.dumps(expected, default=str))
     assert data["rows"][0]["group"] == "support-answer@14"
+
+
+def _blocks_store(tmp_path: Path) -> Any:
+    """A session stub on a workspace whose last hour holds both kinds of blocked records: policy
+    blocks (with ``safety.decision``, as in the baseline) and kill-switch blocks
+    (no safety decision: the request never reached the policy)."""
+    from connectors.records import RequestRecord
+    from connectors.workspace.store import insert_records
+    from console.core.session import open_store
+
+    now = clock.now()
+    policy = {"policy_version": "p1", "decision": "block", "reasons": ["pii.email_address"]}
+    allow = {"policy_version": "p1", "decision": "allow", "reasons": []}
+
+    def rec(i: int, minutes_ago: float, kind: str) -> RequestRecord:
+        blocked = kind != "ok"
+        return RequestRecord(
+            request_id=f"r{i}",
+            ts=now - timedelta(minutes=minutes_ago),
+            route="/support/chat",
+            tenant="t1",
+            model_name="m",
+            prompt_id="p",
+            prompt_version="1",
+            status="blocked" if blocked else "ok",
+            # Not the demo's "kill switch on ..." wording: another gateway words it its
+            # own way, and only the missing safety decision tells the two apart.
+            error={"policy": "blocked by policy", "kill": "route disabled: kill-chat"}.get(kind),
+            safety={"policy": policy, "ok": allow}.get(kind),
+        )
+
+    records = [rec(i, 120 + i, "policy" if i % 50 == 0 else "ok") for i in range(400)]
+    # The current hour: the same 2% of policy blocks, then a kill switch tripped.
+    records += [rec(1000 + i, 50 - i * 0.1, "policy" if i % 50 == 0 else "ok") for i in range(200)]
+    records += [rec(2000 + i, 5 - i * 0.01, "kill") for i in range(200)]
+    conn = open_store(tmp_path)
+    insert_records(conn, records)
+    return SimpleNamespace(store=lambda: conn, profile=SimpleNamespace(settings={}))
+
+
+def test_kill_switch_blocks_are_not_safety_blocks(tmp_path: Path, frozen_clock: datetime) -> None:
+    session = _blocks_store(tmp_path)
+    frame = load_frame(session, "route", clock.now() - timedelta(hours=1), clock.now())
+    assert len(frame) == 400
+    assert int(frame["is_blocked"].sum()) == 4  # the policy blocks, not the 200 kill-switch ones
+    report = compute(session, "route")
+    rate = next(r for r in report.rows if r.signal == "block_rate")
+    assert rate.current == pytest.approx(4 / 400)  # 4 policy blocks in 400 current requests
+    assert rate.status == "ok", rate

@@ -67,6 +67,13 @@ def test_kill_switch_blocks_the_route(demo_copy: Path) -> None:
         )
     }
     assert statuses == {"blocked"}
+    # The kill switch answers before the safety policy: no decision, so Drift does
+    # not count these as safety blocks (issue 17 defect 7).
+    decided = live._conn.execute(
+        "SELECT COUNT(*) FROM requests WHERE route = ? AND ts >= ? AND safety IS NOT NULL",
+        (INCIDENT_ROUTE, int(t0 * 1000)),
+    ).fetchone()[0]
+    assert decided == 0
 
 
 def test_broken_flag_file_keeps_the_last_routing(demo_copy: Path) -> None:
