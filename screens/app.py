@@ -1,5 +1,8 @@
 """The console's shell: screens by number key, the command palette, help,
-and one place where any worker's failure becomes a visible notification."""
+and one place where any worker's failure becomes a visible notification.
+
+Navigation between screens is not here: screens use ``screens/navigation.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.markup import escape
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -76,32 +80,17 @@ class LlmdeckApp(App[int]):
         title = getattr(self.screen, "TITLE", "") or self.screen.__class__.__name__
         self.push_screen(HelpScreen(title, keys))
 
-    def open_diff(self, group_by: str, group: str) -> None:
-        """Open the diff of ``group`` (``prompt@version``) against its predecessor.
-
-        Any screen can call this (Drift's and Requests' ``d`` key); see screens/diff.py.
-        """
-        from screens.diff import open_group_diff
-
-        open_group_diff(self, group_by, group)
-
-    def open_requests(self, flt: Any, group: str = "", signal: str = "") -> None:
-        """Show the Requests screen filtered: ``flt`` is a RequestFilter, or a
-        grouping (``prompt_version``, ``model``, ``route``, ``tenant``) with
-        ``group`` and a Drift ``signal`` (see console.requests.query.from_group)."""
-        from screens.requests import open_requests
-
-        if isinstance(flt, str):
-            from console.requests.query import from_group
-
-            flt = from_group(flt, group, signal)
-        open_requests(self, flt)
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Any worker that fails becomes a notification, never a crash."""
+        """Any worker that fails becomes a notification, never a crash.
+
+        Screens that show a failure in place stop the event first (a Poller's
+        stale marker, a Loader's ``failed``); every other one arrives here.
+        """
+        if self.model_watcher is not None and self.model_watcher.loader.handle(event):
+            return
         if event.state == WorkerState.ERROR:
             self.notify(
-                describe(event.worker.error),
+                escape(describe(event.worker.error)),  # an error text is not markup
                 title=event.worker.name or "error",
                 severity="error",
                 timeout=8,

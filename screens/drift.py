@@ -2,7 +2,7 @@
 
 Selecting a row charts that signal over both windows. From a row, ``d``
 opens the diff of the prompt version against its predecessor and ``enter``
-the requests behind it, when those screens are present.
+the requests behind it (``screens/navigation.py``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
+from screens import navigation
 from screens.base import DeckScreen
 from screens.poller import Poller
 
@@ -36,20 +36,6 @@ class DriftScreen(DeckScreen):
         Binding("enter", "open_requests", "Requests"),
         Binding("r", "refresh", "Refresh"),
     ]
-
-    class OpenDiff(Message):
-        """Asks for the diff of ``group`` (``prompt@version``) against its predecessor."""
-
-        def __init__(self, group_by: str, group: str) -> None:
-            super().__init__()
-            self.group_by, self.group = group_by, group
-
-    class OpenRequests(Message):
-        """Asks for the requests of ``group`` in the current window."""
-
-        def __init__(self, group_by: str, group: str, signal: str) -> None:
-            super().__init__()
-            self.group_by, self.group, self.signal = group_by, group, signal
 
     def __init__(self) -> None:
         super().__init__()
@@ -108,19 +94,14 @@ class DriftScreen(DeckScreen):
         self.query_one("#drift-status", Static).update(f"stale since {since:%H:%M:%S}: {reason}")
 
     def _chart(self, row: DriftRow) -> None:
-        self.run_worker(
-            lambda: self._chart_load(row),
-            thread=True,
-            group="drift-chart",
-            exclusive=True,
-            exit_on_error=False,
-        )
-
-    def _chart_load(self, row: DriftRow) -> None:
         from console.drift.report import signal_series
 
-        lines = signal_series(self.session, self.group_by, row.group, row.signal)
-        self.app.call_from_thread(self._chart_show, row, lines)  # type: ignore[arg-type]
+        group_by = self.group_by
+        self.load(
+            "drift-chart",
+            lambda: signal_series(self.session, group_by, row.group, row.signal),
+            lambda lines: self.call_later(self._chart_show, row, lines),  # it mounts: async
+        )
 
     async def _chart_show(
         self, row: DriftRow, lines: list[tuple[str, list[tuple[float, float]]]]
@@ -166,26 +147,16 @@ class DriftScreen(DeckScreen):
         self.poller.refresh_now()
 
     def action_open_diff(self) -> None:
-        """Open the diff for the selected row (issue 4's screen, when present)."""
+        """Open the diff of the selected row's prompt version against its predecessor."""
         row = self.selected()
-        if row is None:
-            return
-        opener = getattr(self.app, "open_diff", None)
-        if callable(opener):
-            opener(self.group_by, row.group)
-        else:
-            self.post_message(self.OpenDiff(self.group_by, row.group))
+        if row is not None:
+            navigation.open_group_diff(self.app, self.group_by, row.group)
 
     def action_open_requests(self) -> None:
-        """Open the requests behind the selected row (issue 5's screen, when present)."""
+        """Open the requests behind the selected row."""
         row = self.selected()
-        if row is None:
-            return
-        opener = getattr(self.app, "open_requests", None)
-        if callable(opener):
-            opener(self.group_by, row.group, row.signal)
-        else:
-            self.post_message(self.OpenRequests(self.group_by, row.group, row.signal))
+        if row is not None:
+            navigation.open_requests_of_group(self.app, self.group_by, row.group, row.signal)
 
 
 def _fmt(v: float | None) -> str:

@@ -3,8 +3,8 @@
 Kill switches come first. ``space`` toggles the selected flag, ``k`` trips
 (or resets) the kill switch, ``w`` sets variant weights, ``b`` rolls the
 selected flag's route back to its last known good prompt version. Every key
-plans in a worker, shows the confirmation modal, then executes and audits
-through ``console.actions``. In read-only mode the write keys are gone
+goes through the one write flow (``screens/write_flow.py``): plan, confirm,
+execute and audit through ``console.actions``. In read-only mode the write keys are gone
 (``check_action``) and ``!`` offers break-glass.
 """
 
@@ -13,56 +13,24 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.markup import escape
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
 from connectors.errors import ConnectorError
-from console.actions import (
-    Confirmation,
-    Outcome,
-    Pipeline,
-    Plan,
-    RollbackRoute,
-    SetEnabled,
-    SetWeights,
-)
+from console.actions import RollbackRoute, SetEnabled, SetWeights
 from console.actions.breakglass import leave_read_only
 from console.actions.changes import Change, parse_weights
 from console.core.errors import LlmdeckError
 from console.flags import rows as flag_view
 from screens.base import DeckScreen
-from screens.modals.confirm import ConfirmScreen, ReasonScreen
+from screens.modals import ReasonScreen, WeightsScreen
 from screens.poller import Poller
+from screens.write_flow import WriteFlow
 
 WRITE_ACTIONS = frozenset({"toggle_flag", "kill", "weights", "rollback"})
-SEVERITY = {"done": "information", "cancelled": "warning"}
-
-
-class WeightsScreen(ModalScreen[str | None]):
-    """Ask for weights as ``v13=90 v14=10``; None when cancelled."""
-
-    CSS_PATH = "flags.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, key: str, current: str) -> None:
-        super().__init__()
-        self.key = key
-        self.current = current
-
-    def compose(self) -> ComposeResult:
-        yield Static(f"weights for {escape(self.key)} (percent, adding up to 100)")
-        yield Input(self.current, id="weights-input")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class FlagsScreen(DeckScreen):
@@ -82,6 +50,7 @@ class FlagsScreen(DeckScreen):
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[flag_view.FlagRow] = []
+        self.writes = WriteFlow(self, "flags-change", after=lambda: self.poller.refresh_now())
 
     def compose_body(self) -> ComposeResult:
         yield Static("loading…", id="flags-status")
@@ -221,10 +190,9 @@ class FlagsScreen(DeckScreen):
             if reason is None:
                 return
             outcome = leave_read_only(self.session, reason)
-            self._report(outcome)
             self.refresh_bindings()
             self.query_one("DeckHeader").refresh()
-            self.poller.refresh_now()
+            self.writes.report(outcome)  # says it and refreshes the flags
 
         self.app.push_screen(
             ReasonScreen("Break glass: leave read-only mode",
@@ -236,31 +204,4 @@ class FlagsScreen(DeckScreen):
     # --------------------------------------------------------- the pipeline
     def propose(self, change: Change) -> None:
         """Plan ``change`` in a worker, then confirm and execute it."""
-        self._plan(change)
-
-    @work(thread=True, exit_on_error=False, group="flags-change")
-    def _plan(self, change: Change) -> None:
-        try:
-            plan = Pipeline(self.session).plan(change)
-        except LlmdeckError as exc:  # audited as failed by the pipeline
-            self.app.call_from_thread(self.notify, str(exc), title="not planned",
-                                      severity="error", timeout=8)  # fmt: skip
-            return
-        self.app.call_from_thread(self._confirm, plan)
-
-    def _confirm(self, plan: Plan) -> None:
-        def answered(confirmation: Confirmation | None) -> None:
-            self._execute(plan, confirmation or Confirmation(False))
-
-        self.app.push_screen(ConfirmScreen(plan), answered)
-
-    @work(thread=True, exit_on_error=False, group="flags-change")
-    def _execute(self, plan: Plan, confirmation: Confirmation) -> None:
-        outcome = Pipeline(self.session).execute(plan, confirmation)
-        self.app.call_from_thread(self._report, outcome)
-        self.app.call_from_thread(self.poller.refresh_now)
-
-    def _report(self, outcome: Outcome) -> None:
-        severity = SEVERITY.get(outcome.status, "error")
-        self.notify(escape(outcome.message), title=outcome.status, severity=severity,  # type: ignore[arg-type]
-                    timeout=8)  # fmt: skip
+        self.writes.propose(change)
