@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.core.session import Session
+from screens import navigation
 from screens.catalog import SCREENS
 from screens.modals.help import HelpScreen
 from screens.poller import describe
@@ -30,10 +31,16 @@ class LlmdeckApp(App[int]):
     DEFAULT_MODE = SCREENS[0].mode
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(str(i), f"app.switch_mode('{s.mode}')", s.title, show=False)
+            Binding(str(i), f"app.go('{s.mode}')", s.title, show=False)
             for i, s in enumerate(SCREENS, start=1)
         ),
         Binding("colon", "command_palette", "Palette", key_display=":"),
+        # Textual adds its ctrl+p only when no binding opens the palette; ours
+        # does (":"), so ctrl+p is declared here. Priority: it works in inputs.
+        Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True),
+        # Screens that use escape themselves (close a filter, cancel) fall back
+        # on navigation.back when they have nothing to close.
+        Binding("escape", "go_back", "Back", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -60,10 +67,16 @@ class LlmdeckApp(App[int]):
             yield SystemCommand(
                 f"{entry.title} ({i})",
                 entry.description,
-                lambda mode=entry.mode: self.switch_mode(mode),
+                lambda mode=entry.mode: navigation.go(self, mode),
             )
         yield SystemCommand("Help", "show the keys of this screen", self.action_help)
         yield SystemCommand("Quit", "leave llmdeck", self.exit)
+
+    def action_go(self, mode: str) -> None:
+        navigation.go(self, mode)
+
+    def action_go_back(self) -> None:
+        navigation.back(self)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -71,6 +84,10 @@ class LlmdeckApp(App[int]):
         keys = []
         for active in self.active_bindings.values():
             binding = active.binding
+            # A key the screen does not offer now (check_action False, e.g.
+            # break-glass in a forced read-only session) is not listed either.
+            if not active.enabled:
+                continue
             if binding.description and binding.show:
                 display = binding.key_display or self.get_key_display(binding)
                 keys.append((display, binding.description))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Protocol, cast
 
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -53,12 +54,26 @@ class DeckScreen(Screen[Any]):
         # which feeds its Pollers; the one-shot loads are routed here.
         self.loader.handle(event)
 
+    def on_screen_resume(self) -> None:
+        # Textual sizes a screen only from a Resize event, which only the first
+        # screen gets (at start-up). A screen shown later by switch_mode or
+        # push_screen keeps a 0x0 size, so its resume refresh repaints nothing:
+        # the previous screen's frame stays on the terminal until a resize,
+        # while this one takes the keys (issue 17, defect 1). Give it its size,
+        # once it is composed (a Resize before that sizes nothing).
+        self.call_after_refresh(self._take_app_size)
+
+    def _take_app_size(self) -> None:
+        if self.is_current and self.outer_size != self.app.size:
+            self.post_message(events.Resize(self.app.size, self.app.size))
+
     def compose(self) -> ComposeResult:
         header = DeckHeader(self.session)
         header.screen_title = self.TITLE
         yield header
         yield from self.compose_body()
-        yield Footer()
+        # ":" Palette is already among the keys; ctrl+p is listed by "?" (help).
+        yield Footer(show_command_palette=False)
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between header and footer."""

@@ -190,8 +190,7 @@ class DiffScreen(DeckScreen):
         self._status(f"unified diff ({lines} lines) copied to the clipboard (OSC 52 terminal)")
 
     def action_back(self) -> None:
-        if self.pushed:
-            navigation.back(self.app)
+        navigation.back(self.app)  # pushed: pop; shown by its number key: the screen before
 
 
 def _aliases(aliases: tuple[str, ...]) -> str:

@@ -18,6 +18,7 @@ from textual.worker import Worker
 from screens import navigation
 from screens.base import DeckScreen
 from screens.poller import Poller
+from screens.widgets.table_filter import TableFilter, matches
 
 if TYPE_CHECKING:
     from console.drift.report import DriftReport, DriftRow
@@ -34,6 +35,7 @@ class DriftScreen(DeckScreen):
         Binding("g", "next_group", "Group"),
         Binding("d", "open_diff", "Diff"),
         Binding("enter", "open_requests", "Requests"),
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("r", "refresh", "Refresh"),
     ]
 
@@ -41,11 +43,13 @@ class DriftScreen(DeckScreen):
         super().__init__()
         self.group_by = "prompt_version"
         self.report: DriftReport | None = None
+        self.rows: list[DriftRow] = []  # the report's rows shown (the filter's)
 
     def compose_body(self) -> ComposeResult:
         yield Static("loading…", id="drift-status")
         yield DataTable(id="drift-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="drift-chart-box")
+        yield TableFilter("#drift-table", self._refilter)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -67,9 +71,13 @@ class DriftScreen(DeckScreen):
             # The key was pressed while this load ran: load what is asked for now.
             self.call_after_refresh(self.poller.refresh_now)
         self.report = report
+        words = self.query_one(TableFilter).words
+        self.rows = [
+            r for r in report.rows if matches(words, (r.status, r.group, r.label, r.signal))
+        ]
         table = self.query_one(DataTable)
         table.clear()
-        for i, r in enumerate(report.rows):
+        for i, r in enumerate(self.rows):
             table.add_row(
                 _status(r.status),
                 r.group,
@@ -87,8 +95,8 @@ class DriftScreen(DeckScreen):
             f"{base[0]:%m-%d %H:%M}-{base[1]:%m-%d %H:%M} · {alerts} alerts · "
             "g group, d diff, enter requests"
         )
-        if report.rows:
-            self._chart(report.rows[0])
+        if self.rows:
+            self._chart(self.rows[0])
 
     def _stale(self, since: object, reason: str) -> None:
         self.query_one("#drift-status", Static).update(f"stale since {since:%H:%M:%S}: {reason}")
@@ -124,9 +132,9 @@ class DriftScreen(DeckScreen):
 
     def selected(self) -> DriftRow | None:
         table = self.query_one(DataTable)
-        if self.report is None or not self.report.rows:
+        if not self.rows:
             return None
-        return self.report.rows[min(table.cursor_row, len(self.report.rows) - 1)]
+        return self.rows[min(table.cursor_row, len(self.rows) - 1)]
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         row = self.selected()
@@ -138,6 +146,13 @@ class DriftScreen(DeckScreen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.poller.handle(event)
+
+    def action_filter(self) -> None:
+        self.query_one(TableFilter).open()
+
+    def _refilter(self, _words: str) -> None:
+        if self.report is not None:
+            self._show(self.report)
 
     def action_next_group(self) -> None:
         self.group_by = GROUPS[(GROUPS.index(self.group_by) + 1) % len(GROUPS)]

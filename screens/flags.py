@@ -28,6 +28,7 @@ from console.flags import rows as flag_view
 from screens.base import DeckScreen
 from screens.modals import ReasonScreen, WeightsScreen
 from screens.poller import Poller
+from screens.widgets.table_filter import TableFilter, matches
 from screens.write_flow import WriteFlow
 
 WRITE_ACTIONS = frozenset({"toggle_flag", "kill", "weights", "rollback"})
@@ -44,17 +45,20 @@ class FlagsScreen(DeckScreen):
         Binding("w", "weights", "Weights"),
         Binding("b", "rollback", "Roll back route"),
         Binding("exclamation_mark", "break_glass", "Break glass", key_display="!"),
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("r", "refresh", "Refresh"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[flag_view.FlagRow] = []
+        self.all_rows: list[flag_view.FlagRow] = []
+        self.rows: list[flag_view.FlagRow] = []  # the rows shown (the filter's)
         self.writes = WriteFlow(self, "flags-change", after=lambda: self.poller.refresh_now())
 
     def compose_body(self) -> ComposeResult:
         yield Static("loading…", id="flags-status")
         yield DataTable(id="flags-table", cursor_type="row", zebra_stripes=True)
+        yield TableFilter("#flags-table", lambda _words: self._show(self.all_rows))
 
     def on_mount(self) -> None:
         table = self.query_one("#flags-table", DataTable)
@@ -98,7 +102,14 @@ class FlagsScreen(DeckScreen):
     def _status(self, text: str) -> None:
         self.query_one("#flags-status", Static).update(text)
 
+    def action_filter(self) -> None:
+        self.query_one(TableFilter).open()
+
     def _show(self, rows: list[flag_view.FlagRow]) -> None:
+        words = self.query_one(TableFilter).words
+        self.all_rows = rows
+        rows = [r for r in rows if matches(words, (r.flag.kind, r.key, r.weights, r.steers,
+                                                    r.last_by or ""))]  # fmt: skip
         self.rows = rows
         table = self.query_one("#flags-table", DataTable)
         keep = table.cursor_row
@@ -117,13 +128,19 @@ class FlagsScreen(DeckScreen):
                           Text(when), Text(r.last_by or "-"), key=r.key)  # fmt: skip
         if rows:
             table.move_cursor(row=min(keep, len(rows) - 1))
-        tripped = sum(1 for r in rows if r.flag.is_kill_switch and r.enabled)
-        mode = (
-            "[b $warning]read-only[/]: ! break glass"
-            if self.session.read_only
-            else "space toggle · k kill switch · w weights · b roll back route"
+        tripped = sum(1 for r in self.all_rows if r.flag.is_kill_switch and r.enabled)
+        if self.session.forced_read_only:  # --read-only: break-glass is refused, not offered
+            mode = "[b $warning]read-only[/] (started with --read-only)"
+        elif self.session.read_only:
+            mode = "[b $warning]read-only[/]: ! break glass"
+        else:
+            mode = "space toggle · k kill switch · w weights · b roll back route"
+        shown = (
+            f"{len(rows)} of {len(self.all_rows)} flags ({escape(words)})"
+            if words
+            else f"{len(rows)} flags"
         )
-        self._status(f"{len(rows)} flags · {tripped} kill switches tripped · {mode}")
+        self._status(f"{shown} · {tripped} kill switches tripped · {mode}")
 
     def selected(self) -> flag_view.FlagRow | None:
         if not self.rows:
@@ -149,7 +166,7 @@ class FlagsScreen(DeckScreen):
             return
         steers = row.flag.metadata.get("route") or row.flag.metadata.get("model")
         switch = next(
-            (r for r in self.rows if r.flag.is_kill_switch and steers
+            (r for r in self.all_rows if r.flag.is_kill_switch and steers
              and steers in (r.flag.metadata.get("route"), r.flag.metadata.get("model"))),
             None,
         )  # fmt: skip

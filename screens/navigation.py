@@ -9,9 +9,14 @@ the Overview.
 
 Two kinds of destination (k9s habits):
 
-- a top-level screen (``go``): the mode of its number key;
+- a top-level screen (``go``): the mode of its number key. Leaving a mode
+  drops whatever was pushed over its screen, so coming back shows that
+  screen, never a detail left over from an earlier visit;
 - a drill-down (``open_diff``, ``open_request``, ``open_replay``,
   ``open_compare``): pushed over the current screen; ``back`` pops it.
+
+``back`` on a top-level screen returns to the previous top-level screen
+(the Overview when there is none), never to a blank one.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from textual.app import App
+from textual.screen import Screen
+
+from screens.catalog import SCREENS
 
 if TYPE_CHECKING:
     from connectors.base import RequestFilter
@@ -35,7 +43,9 @@ _REQUEST = "screens.request_detail:RequestDetailScreen"
 _REPLAY = "screens.replay:ReplayScreen"
 _COMPARE = "screens.replay:CompareScreen"
 
-# Per app: a Requests filter waiting for the Requests screen to resume.
+# Per app: the mode shown before the current one (``back`` on a top-level
+# screen) and a Requests filter waiting for the Requests screen to resume.
+_previous: WeakKeyDictionary[App[Any], str] = WeakKeyDictionary()
 _pending_filter: WeakKeyDictionary[App[Any], RequestFilter] = WeakKeyDictionary()
 
 
@@ -49,14 +59,41 @@ def _load(target: str) -> Callable[..., Any]:
 
 
 def go(app: App[Any], mode: str) -> None:
-    """Show the top-level screen ``mode`` (``overview``, ``requests``, ...)."""
-    app.switch_mode(mode)
+    """Show the top-level screen ``mode`` (``overview``, ``requests``, ...).
+
+    Screens pushed over the mode's screen on an earlier visit are dropped
+    first: a number key always lands on the screen it names.
+    """
+    current = app.current_mode
+    if mode != current:
+        _previous[app] = current
+        app.switch_mode(mode)
+    _drop_drilldowns(app)
+
+
+def _drop_drilldowns(app: App[Any]) -> None:
+    # Only drill-downs are dropped, not a modal: a confirmation left open on
+    # that screen still owns its answer (and the write it guards).
+    while len(app.screen_stack) > 1 and not _is_modal(app.screen):
+        app.pop_screen()
+
+
+def _is_modal(screen: Screen[Any]) -> bool:
+    return bool(getattr(screen, "is_modal", False))
 
 
 def back(app: App[Any]) -> None:
-    """Leave the current screen: pop a drill-down pushed over a top-level screen."""
+    """Leave the current screen: pop a drill-down, or return to the previous
+    top-level screen (the Overview when there is none)."""
     if len(app.screen_stack) > 1:
         app.pop_screen()
+        return
+    modes = {s.mode for s in SCREENS}
+    previous = _previous.get(app)
+    if previous is None or previous not in modes:
+        previous = SCREENS[0].mode
+    if previous != app.current_mode:
+        go(app, previous)  # records this mode: esc again comes back, like ``cd -``
 
 
 # -- Requests ------------------------------------------------------------------
@@ -66,6 +103,7 @@ def open_requests(app: App[Any], flt: RequestFilter) -> None:
     """Show the Requests screen with ``flt`` (from a chart, a Drift row...)."""
     _pending_filter[app] = flt
     if app.current_mode == "requests":
+        _drop_drilldowns(app)
         take = getattr(app.screen, "take_pending_filter", None)
         if callable(take):
             take()

@@ -31,6 +31,7 @@ from screens.base import DeckScreen
 from screens.modals import AliasScreen
 from screens.navigation import open_diff
 from screens.poller import Poller, describe
+from screens.widgets.table_filter import TableFilter, matches
 from screens.write_flow import WriteFlow
 
 RANGE_NAMES = list(RANGES)
@@ -56,13 +57,15 @@ class RegistryScreen(DeckScreen):
         Binding("a", "diff_aliases", "Prod vs canary"),
         Binding("A", "move_alias", "Move alias"),
         Binding("t", "next_range", "Range"),
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("r", "refresh", "Refresh"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.range_name = "24h" if "24h" in RANGES else RANGE_NAMES[-1]
-        self.entries: list[RegistryEntry] = []
+        self.entries: list[RegistryEntry] = []  # the names shown (the filter's)
+        self.listing: rv.Listing | None = None
         self.detail: Detail | None = None
         self.mark: str | None = None
         self._shown_name: str | None = None
@@ -77,6 +80,7 @@ class RegistryScreen(DeckScreen):
                 yield DataTable(id="registry-versions", cursor_type="row", zebra_stripes=True)
                 yield DataTable(id="registry-history", cursor_type="none")
                 yield DataTable(id="registry-lineage", cursor_type="none")
+        yield TableFilter("#registry-names", self._refilter)
 
     def on_mount(self) -> None:
         self.query_one("#registry-names", DataTable).add_columns(
@@ -107,8 +111,21 @@ class RegistryScreen(DeckScreen):
         self.poller.start()
 
     # ---------------------------------------------------------------- listing
+    def action_filter(self) -> None:
+        self.query_one(TableFilter).open()
+
+    def _refilter(self, _words: str) -> None:
+        if self.listing is not None:
+            self._show_listing(self.listing)
+
     def _show_listing(self, listing: rv.Listing) -> None:
-        self.entries = [*listing.prompts, *listing.models]
+        self.listing = listing
+        words = self.query_one(TableFilter).words
+        self.entries = [
+            e
+            for e in (*listing.prompts, *listing.models)
+            if matches(words, (e.name, e.kind, e.latest, *e.aliases, *e.aliases.values()))
+        ]
         table = self.query_one("#registry-names", DataTable)
         keep = table.cursor_row
         table.clear()

@@ -23,6 +23,7 @@ from console.replay.engine import BatchProgress, BatchReport, Replayer, ReplayOp
 from screens import navigation
 from screens.base import DeckScreen
 from screens.poller import describe
+from screens.widgets.table_filter import TableFilter, matches
 
 _FIELDS = (  # id, label, placeholder
     ("f-filter", "requests (quick filter)", "route:/support/chat version:13 since:3h"),
@@ -46,6 +47,7 @@ class ReplayBatchScreen(DeckScreen):
         Binding("m", "mark", "Mark A/B"),
         Binding("e", "export('golden')", "Export golden"),
         Binding("p", "export('promptfoo')", "Export promptfoo"),
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("ctrl+r", "reload", "Reload"),
     ]
 
@@ -53,7 +55,8 @@ class ReplayBatchScreen(DeckScreen):
         super().__init__()
         self.cancel_event = threading.Event()
         self.running = False
-        self.batch_ids: list[str] = []
+        self.batch_ids: list[str] = []  # the batches shown (the filter's)
+        self._all_batches: Any = []
         self.results: list[ReplayResult] = []
         self.marked: str | None = None
         # The form as read when Run was pressed: used once its requests are loaded.
@@ -82,6 +85,7 @@ class ReplayBatchScreen(DeckScreen):
         with Horizontal(id="batch-browse"):
             yield DataTable(id="batches", cursor_type="row", zebra_stripes=True)
             yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        yield TableFilter("#batches", lambda _words: self._show_batches(self._all_batches))
 
     def on_mount(self) -> None:
         self.query_one("#batches", DataTable).add_columns(
@@ -192,6 +196,8 @@ class ReplayBatchScreen(DeckScreen):
         if self.running:
             self.cancel_event.set()
             self._status(Text("cancelling…"))
+        else:
+            navigation.back(self.app)  # nothing to cancel: esc goes back (k9s)
 
     def _status(self, text: Text) -> None:
         self.query_one("#batch-status", Static).update(text)
@@ -205,7 +211,19 @@ class ReplayBatchScreen(DeckScreen):
 
         return store.batches(self.session.store())
 
+    def action_filter(self) -> None:
+        self.query_one(TableFilter).open()
+
     def _show_batches(self, batches: Any) -> None:
+        self._all_batches = batches
+        words = self.query_one(TableFilter).words
+        batches = [
+            b
+            for b in batches
+            if matches(
+                words, (b.batch_id or "single", b.target, b.prompt_version or "", *b.verdicts)
+            )
+        ]
         table = self.query_one("#batches", DataTable)
         table.clear()
         self.batch_ids = []

@@ -272,6 +272,8 @@ class RequestsScreen(DeckScreen):
         if box.has_class("-open"):
             box.remove_class("-open")
             self.query_one(DataTable).focus()
+        else:
+            navigation.back(self.app)  # no filter open: esc goes back (k9s)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         from console.requests.query import FilterError, parse_quick
