@@ -66,10 +66,6 @@ class Loader:
         self._pending[worker] = _Pending(done, failed)
         return worker
 
-    def running(self, name: str) -> bool:
-        """True while a load called ``name`` has not ended."""
-        return any(w.name == name and not w.is_finished for w in self._pending)
-
     def handle(self, event: Worker.StateChanged) -> bool:
         """Route ``event`` if it is one of this loader's workers; True when it was."""
         pending = self._pending.get(event.worker)

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from weakref import WeakKeyDictionary
 
 from textual.app import App
 from textual.screen import Screen
 
+from screens.base import SessionApp
 from screens.catalog import SCREENS
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ def open_replay(
     if isinstance(request, Record):
         record = request
     else:
-        log = app.session.request_log()  # type: ignore[attr-defined]
+        log = cast(SessionApp, app).session.request_log()
         try:
             if log is None:
                 raise ConnectorError("this profile has no request log")
