@@ -1,5 +1,8 @@
 """The console's shell: screens by number key, the command palette, help,
-and one place where any worker's failure becomes a visible notification."""
+and one place where any worker's failure becomes a visible notification.
+
+Navigation between screens is not here: screens use ``screens/navigation.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,12 @@ from typing import Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.markup import escape
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.core.session import Session
+from screens import navigation
 from screens.catalog import SCREENS
 from screens.modals.help import HelpScreen
 from screens.poller import describe
@@ -26,10 +31,16 @@ class LlmdeckApp(App[int]):
     DEFAULT_MODE = SCREENS[0].mode
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(str(i), f"app.switch_mode('{s.mode}')", s.title, show=False)
+            Binding(str(i), f"app.go('{s.mode}')", s.title, show=False)
             for i, s in enumerate(SCREENS, start=1)
         ),
         Binding("colon", "command_palette", "Palette", key_display=":"),
+        # Textual adds its ctrl+p only when no binding opens the palette; ours
+        # does (":"), so ctrl+p is declared here. Priority: it works in inputs.
+        Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True),
+        # Screens that use escape themselves (close a filter, cancel) fall back
+        # on navigation.back when they have nothing to close.
+        Binding("escape", "go_back", "Back", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
     ]
@@ -56,10 +67,16 @@ class LlmdeckApp(App[int]):
             yield SystemCommand(
                 f"{entry.title} ({i})",
                 entry.description,
-                lambda mode=entry.mode: self.switch_mode(mode),
+                lambda mode=entry.mode: navigation.go(self, mode),
             )
         yield SystemCommand("Help", "show the keys of this screen", self.action_help)
         yield SystemCommand("Quit", "leave llmdeck", self.exit)
+
+    def action_go(self, mode: str) -> None:
+        navigation.go(self, mode)
+
+    def action_go_back(self) -> None:
+        navigation.back(self)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -67,6 +84,10 @@ class LlmdeckApp(App[int]):
         keys = []
         for active in self.active_bindings.values():
             binding = active.binding
+            # A key the screen does not offer now (check_action False, e.g.
+            # break-glass in a forced read-only session) is not listed either.
+            if not active.enabled:
+                continue
             if binding.description and binding.show:
                 display = binding.key_display or self.get_key_display(binding)
                 keys.append((display, binding.description))
@@ -76,32 +97,17 @@ class LlmdeckApp(App[int]):
         title = getattr(self.screen, "TITLE", "") or self.screen.__class__.__name__
         self.push_screen(HelpScreen(title, keys))
 
-    def open_diff(self, group_by: str, group: str) -> None:
-        """Open the diff of ``group`` (``prompt@version``) against its predecessor.
-
-        Any screen can call this (Drift's and Requests' ``d`` key); see screens/diff.py.
-        """
-        from screens.diff import open_group_diff
-
-        open_group_diff(self, group_by, group)
-
-    def open_requests(self, flt: Any, group: str = "", signal: str = "") -> None:
-        """Show the Requests screen filtered: ``flt`` is a RequestFilter, or a
-        grouping (``prompt_version``, ``model``, ``route``, ``tenant``) with
-        ``group`` and a Drift ``signal`` (see console.requests.query.from_group)."""
-        from screens.requests import open_requests
-
-        if isinstance(flt, str):
-            from console.requests.query import from_group
-
-            flt = from_group(flt, group, signal)
-        open_requests(self, flt)
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Any worker that fails becomes a notification, never a crash."""
+        """Any worker that fails becomes a notification, never a crash.
+
+        Screens that show a failure in place stop the event first (a Poller's
+        stale marker, a Loader's ``failed``); every other one arrives here.
+        """
+        if self.model_watcher is not None and self.model_watcher.loader.handle(event):
+            return
         if event.state == WorkerState.ERROR:
             self.notify(
-                describe(event.worker.error),
+                escape(describe(event.worker.error)),  # an error text is not markup
                 title=event.worker.name or "error",
                 severity="error",
                 timeout=8,

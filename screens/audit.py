@@ -18,6 +18,7 @@ from console.actions.plan import fmt_state
 from console.audit import trail as audit_log
 from console.core import clock
 from console.core.errors import LlmdeckError
+from screens import navigation
 from screens.base import DeckScreen
 from screens.poller import Poller
 
@@ -112,7 +113,11 @@ class AuditScreen(DeckScreen):
         self.query_one("#audit-filter", Input).focus()
 
     def action_clear_filter(self) -> None:
-        self.query_one("#audit-filter", Input).value = ""
+        box = self.query_one("#audit-filter", Input)
+        if not box.value and not box.has_focus:
+            navigation.back(self.app)  # nothing to clear: esc goes back (k9s)
+            return
+        box.value = ""
         self.query_one("#audit-table", DataTable).focus()
 
     def action_refresh(self) -> None:

@@ -1,18 +1,27 @@
-"""What every console screen shares: the header, the footer and the session."""
+"""What every console screen shares: the header, the footer, the session and
+the one-shot loads (``screens/loader.py``)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Protocol, cast
 
+from textual import events
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker
 
 from console.core.session import Session
+from screens.loader import Loader
 from screens.widgets.deck_header import DeckHeader
 
-if TYPE_CHECKING:
-    from screens.app import LlmdeckApp
+
+class SessionApp(Protocol):
+    """What a screen needs from its App (``screens/app.py`` provides it): typed
+    here so that no screen imports the App, which imports the screens."""
+
+    session: Session
 
 
 class DeckScreen(Screen[Any]):
@@ -21,19 +30,50 @@ class DeckScreen(Screen[Any]):
     TITLE: ClassVar[str] = ""
 
     @property
-    def deck(self) -> LlmdeckApp:
-        return self.app  # type: ignore[return-value]
-
-    @property
     def session(self) -> Session:
-        return self.deck.session
+        return cast(SessionApp, self.app).session
+
+    def __init__(self, name: str | None = None, id: str | None = None) -> None:
+        super().__init__(name=name, id=id)
+        self.loader = Loader(self)
+
+    def load(
+        self,
+        name: str,
+        fn: Callable[[], Any] | Awaitable[Any],
+        done: Callable[[Any], object] = lambda _result: None,
+        failed: Callable[[BaseException], None] | None = None,
+        *,
+        exclusive: bool = True,
+    ) -> Worker[Any]:
+        """Load once in a worker; see ``screens/loader.py`` for the contract."""
+        return self.loader.load(name, fn, done, failed, exclusive=exclusive)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Runs after a subclass's own handler (Textual dispatches along the MRO),
+        # which feeds its Pollers; the one-shot loads are routed here.
+        self.loader.handle(event)
+
+    def on_screen_resume(self) -> None:
+        # Textual sizes a screen only from a Resize event, which only the first
+        # screen gets (at start-up). A screen shown later by switch_mode or
+        # push_screen keeps a 0x0 size, so its resume refresh repaints nothing:
+        # the previous screen's frame stays on the terminal until a resize,
+        # while this one takes the keys (issue 17, defect 1). Give it its size,
+        # once it is composed (a Resize before that sizes nothing).
+        self.call_after_refresh(self._take_app_size)
+
+    def _take_app_size(self) -> None:
+        if self.is_current and self.outer_size != self.app.size:
+            self.post_message(events.Resize(self.app.size, self.app.size))
 
     def compose(self) -> ComposeResult:
         header = DeckHeader(self.session)
         header.screen_title = self.TITLE
         yield header
         yield from self.compose_body()
-        yield Footer()
+        # ":" Palette is already among the keys; ctrl+p is listed by "?" (help).
+        yield Footer(show_command_palette=False)
 
     def compose_body(self) -> ComposeResult:
         """The screen's own widgets, between header and footer."""

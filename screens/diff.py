@@ -1,9 +1,9 @@
 """Diff: two versions of a prompt side by side, and what each did to traffic.
 
-Other screens open it with ``open_diff(app, name, a, b)`` (``b`` None: ``a``
-against its predecessor) or ``open_group_diff(app, group_by, group)`` for a
-``prompt@version`` group; ``LlmdeckApp.open_diff`` forwards to the latter, so
-the Drift screen's ``d`` key lands here. Shown as a mode (number key) it
+Other screens open it with ``navigation.open_diff(app, name, a, b)`` (``b``
+None: ``a`` against its predecessor) or ``navigation.open_group_diff(app,
+group_by, group)`` for a ``prompt@version`` group (the Drift screen's ``d``
+key). Shown as a mode (number key) it
 compares the first prompt's ``canary`` with its ``production`` alias, or its
 newest version with the one before.
 """
@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.markup import escape
 from textual.widgets import DataTable, Static
-from textual.worker import Worker, WorkerState
 
 from connectors.records import RequestRecord
 from connectors.support.atomic import private_opener
@@ -27,6 +26,7 @@ from console.core.spans import DEFAULT_RANGE, RANGES
 from console.diff.compare import FieldChange, unified
 from console.diff.view import DiffView as Loaded
 from console.diff.view import load_diff
+from screens import navigation
 from screens.base import DeckScreen
 from screens.poller import describe
 from screens.widgets.diff_view import DiffView, rows_of
@@ -41,28 +41,12 @@ class Target:
     b: str | None  # None: ``a`` against its predecessor
 
 
-def open_diff(app: App[Any], name: str, a: str, b: str | None = None) -> None:
-    """Push the Diff screen for ``name@a`` against ``name@b`` (or ``a``'s predecessor)."""
-    app.push_screen(DiffScreen(Target(name, a, b), pushed=True))
-
-
-def open_group_diff(app: App[Any], group_by: str, group: str) -> None:
-    """Open the diff for a drift or request group ``prompt@version`` against its predecessor."""
-    name, sep, version = group.rpartition("@")
-    if group_by != "prompt_version" or not sep:
-        app.notify(
-            "diff needs a prompt version (group by prompt_version)", severity="warning", timeout=5
-        )
-        return
-    open_diff(app, name, version)
-
-
 def diff_request_version(screen: Any, record: RequestRecord) -> None:
     """The ``d`` request action: the request's prompt version against its predecessor."""
     if not record.prompt_id or not record.prompt_version:
         screen.notify("this request names no prompt version", severity="warning", timeout=5)
         return
-    open_diff(screen.app, record.prompt_id, record.prompt_version)
+    navigation.open_diff(screen.app, record.prompt_id, record.prompt_version)
 
 
 class DiffScreen(DeckScreen):
@@ -97,9 +81,7 @@ class DiffScreen(DeckScreen):
         self.action_reload()
 
     def action_reload(self) -> None:
-        self.run_worker(
-            self._load, name="diff", group="diff", thread=True, exclusive=True, exit_on_error=False
-        )
+        self.load("diff", self._load, self._show, self._failed)
 
     def _default_target(self) -> Target:
         registry = self.session.need_registry()
@@ -118,17 +100,11 @@ class DiffScreen(DeckScreen):
         start, end = RANGES[DIFF_RANGE].window(clock.now())
         return load_diff(self.session, target.name, target.a, target.b, start, end)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.name != "diff":
-            return
-        event.stop()
-        if event.state == WorkerState.SUCCESS:
-            self._show(event.worker.result)  # type: ignore[arg-type]
-        elif event.state == WorkerState.ERROR:
-            what = f"{self.target.name}@{self.target.a}" if self.target else "diff"
-            self.query_one("#diff-title", Static).update(
-                f"[b $error]cannot diff {escape(what)}:[/] {escape(describe(event.worker.error))}"
-            )
+    def _failed(self, error: BaseException) -> None:
+        what = f"{self.target.name}@{self.target.a}" if self.target else "diff"
+        self.query_one("#diff-title", Static).update(
+            f"[b $error]cannot diff {escape(what)}:[/] {escape(describe(error))}"
+        )
 
     def _show(self, loaded: Loaded) -> None:
         self.loaded = loaded
@@ -216,8 +192,7 @@ class DiffScreen(DeckScreen):
         self._status(f"unified diff ({lines} lines) copied to the clipboard (OSC 52 terminal)")
 
     def action_back(self) -> None:
-        if self.pushed:
-            self.app.pop_screen()
+        navigation.back(self.app)  # pushed: pop; shown by its number key: the screen before
 
 
 def _aliases(aliases: tuple[str, ...]) -> str:

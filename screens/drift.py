@@ -2,7 +2,7 @@
 
 Selecting a row charts that signal over both windows. From a row, ``d``
 opens the diff of the prompt version against its predecessor and ``enter``
-the requests behind it, when those screens are present.
+the requests behind it (``screens/navigation.py``).
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
 from console.core.tenants import names as tenant_names
+from screens import navigation
 from screens.base import DeckScreen
 from screens.poller import Poller
+from screens.widgets.table_filter import TableFilter, matches
 
 if TYPE_CHECKING:
     from console.drift.report import DriftReport, DriftRow
@@ -35,32 +36,21 @@ class DriftScreen(DeckScreen):
         Binding("g", "next_group", "Group"),
         Binding("d", "open_diff", "Diff"),
         Binding("enter", "open_requests", "Requests"),
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("r", "refresh", "Refresh"),
     ]
-
-    class OpenDiff(Message):
-        """Asks for the diff of ``group`` (``prompt@version``) against its predecessor."""
-
-        def __init__(self, group_by: str, group: str) -> None:
-            super().__init__()
-            self.group_by, self.group = group_by, group
-
-    class OpenRequests(Message):
-        """Asks for the requests of ``group`` in the current window."""
-
-        def __init__(self, group_by: str, group: str, signal: str) -> None:
-            super().__init__()
-            self.group_by, self.group, self.signal = group_by, group, signal
 
     def __init__(self) -> None:
         super().__init__()
         self.group_by = "prompt_version"
         self.report: DriftReport | None = None
+        self.rows: list[DriftRow] = []  # the report's rows shown (the filter's)
 
     def compose_body(self) -> ComposeResult:
         yield Static("loading…", id="drift-status")
         yield DataTable(id="drift-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="drift-chart-box")
+        yield TableFilter("#drift-table", self._refilter)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
@@ -89,10 +79,14 @@ class DriftScreen(DeckScreen):
             # The key was pressed while this load ran: load what is asked for now.
             self.call_after_refresh(self.poller.refresh_now)
         self.report = report
+        words = self.query_one(TableFilter).words
+        self.rows = [
+            r for r in report.rows if matches(words, (r.status, r.group, r.label, r.signal))
+        ]
         table = self.query_one(DataTable)
         table.clear()
         names = tenant_names(self.session) if report.group_by == "tenant" else {}
-        for i, r in enumerate(report.rows):
+        for i, r in enumerate(self.rows):
             table.add_row(
                 _status(r.status),
                 names.get(r.group, r.group),
@@ -110,26 +104,21 @@ class DriftScreen(DeckScreen):
             f"{base[0]:%m-%d %H:%M}-{base[1]:%m-%d %H:%M} · {alerts} alerts · "
             "g group, d diff, enter requests"
         )
-        if report.rows:
-            self._chart(report.rows[0])
+        if self.rows:
+            self._chart(self.rows[0])
 
     def _stale(self, since: object, reason: str) -> None:
         self.query_one("#drift-status", Static).update(f"stale since {since:%H:%M:%S}: {reason}")
 
     def _chart(self, row: DriftRow) -> None:
-        self.run_worker(
-            lambda: self._chart_load(row),
-            thread=True,
-            group="drift-chart",
-            exclusive=True,
-            exit_on_error=False,
-        )
-
-    def _chart_load(self, row: DriftRow) -> None:
         from console.drift.report import signal_series
 
-        lines = signal_series(self.session, self.group_by, row.group, row.signal)
-        self.app.call_from_thread(self._chart_show, row, lines)  # type: ignore[arg-type]
+        group_by = self.group_by
+        self.load(
+            "drift-chart",
+            lambda: signal_series(self.session, group_by, row.group, row.signal),
+            lambda lines: self.call_later(self._chart_show, row, lines),  # it mounts: async
+        )
 
     async def _chart_show(
         self, row: DriftRow, lines: list[tuple[str, list[tuple[float, float]]]]
@@ -153,9 +142,9 @@ class DriftScreen(DeckScreen):
 
     def selected(self) -> DriftRow | None:
         table = self.query_one(DataTable)
-        if self.report is None or not self.report.rows:
+        if not self.rows:
             return None
-        return self.report.rows[min(table.cursor_row, len(self.report.rows) - 1)]
+        return self.rows[min(table.cursor_row, len(self.rows) - 1)]
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         row = self.selected()
@@ -168,6 +157,13 @@ class DriftScreen(DeckScreen):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.poller.handle(event)
 
+    def action_filter(self) -> None:
+        self.query_one(TableFilter).open()
+
+    def _refilter(self, _words: str) -> None:
+        if self.report is not None:
+            self._show(self.report)
+
     def action_next_group(self) -> None:
         self.group_by = GROUPS[(GROUPS.index(self.group_by) + 1) % len(GROUPS)]
         self.poller.refresh_now()
@@ -176,26 +172,16 @@ class DriftScreen(DeckScreen):
         self.poller.refresh_now()
 
     def action_open_diff(self) -> None:
-        """Open the diff for the selected row (issue 4's screen, when present)."""
+        """Open the diff of the selected row's prompt version against its predecessor."""
         row = self.selected()
-        if row is None:
-            return
-        opener = getattr(self.app, "open_diff", None)
-        if callable(opener):
-            opener(self.group_by, row.group)
-        else:
-            self.post_message(self.OpenDiff(self.group_by, row.group))
+        if row is not None:
+            navigation.open_group_diff(self.app, self.group_by, row.group)
 
     def action_open_requests(self) -> None:
-        """Open the requests behind the selected row (issue 5's screen, when present)."""
+        """Open the requests behind the selected row."""
         row = self.selected()
-        if row is None:
-            return
-        opener = getattr(self.app, "open_requests", None)
-        if callable(opener):
-            opener(self.group_by, row.group, row.signal)
-        else:
-            self.post_message(self.OpenRequests(self.group_by, row.group, row.signal))
+        if row is not None:
+            navigation.open_requests_of_group(self.app, self.group_by, row.group, row.signal)
 
 
 def _fmt(v: float | None) -> str:

@@ -3,8 +3,8 @@
 Kill switches come first. ``space`` toggles the selected flag, ``k`` trips
 (or resets) the kill switch, ``w`` sets variant weights, ``b`` rolls the
 selected flag's route back to its last known good prompt version. Every key
-plans in a worker, shows the confirmation modal, then executes and audits
-through ``console.actions``. In read-only mode the write keys are gone
+goes through the one write flow (``screens/write_flow.py``): plan, confirm,
+execute and audit through ``console.actions``. In read-only mode the write keys are gone
 (``check_action``) and ``!`` offers break-glass.
 """
 
@@ -13,56 +13,25 @@ from __future__ import annotations
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.markup import escape
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
 from connectors.errors import ConnectorError
-from console.actions import (
-    Confirmation,
-    Outcome,
-    Pipeline,
-    Plan,
-    RollbackRoute,
-    SetEnabled,
-    SetWeights,
-)
+from console.actions import RollbackRoute, SetEnabled, SetWeights
 from console.actions.breakglass import leave_read_only
 from console.actions.changes import Change, parse_weights
 from console.core.errors import LlmdeckError
 from console.flags import rows as flag_view
 from screens.base import DeckScreen
-from screens.modals.confirm import ConfirmScreen, ReasonScreen
+from screens.modals import ReasonScreen, WeightsScreen
 from screens.poller import Poller
+from screens.widgets.table_filter import TableFilter, matches
+from screens.write_flow import WriteFlow
 
 WRITE_ACTIONS = frozenset({"toggle_flag", "kill", "weights", "rollback"})
-SEVERITY = {"done": "information", "cancelled": "warning"}
-
-
-class WeightsScreen(ModalScreen[str | None]):
-    """Ask for weights as ``v13=90 v14=10``; None when cancelled."""
-
-    CSS_PATH = "flags.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, key: str, current: str) -> None:
-        super().__init__()
-        self.key = key
-        self.current = current
-
-    def compose(self) -> ComposeResult:
-        yield Static(f"weights for {escape(self.key)} (percent, adding up to 100)")
-        yield Input(self.current, id="weights-input")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class FlagsScreen(DeckScreen):
@@ -76,16 +45,20 @@ class FlagsScreen(DeckScreen):
         Binding("w", "weights", "Weights"),
         Binding("b", "rollback", "Roll back route"),
         Binding("exclamation_mark", "break_glass", "Break glass", key_display="!"),
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("r", "refresh", "Refresh"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
-        self.rows: list[flag_view.FlagRow] = []
+        self.all_rows: list[flag_view.FlagRow] = []
+        self.rows: list[flag_view.FlagRow] = []  # the rows shown (the filter's)
+        self.writes = WriteFlow(self, "flags-change", after=lambda: self.poller.refresh_now())
 
     def compose_body(self) -> ComposeResult:
         yield Static("loading…", id="flags-status")
         yield DataTable(id="flags-table", cursor_type="row", zebra_stripes=True)
+        yield TableFilter("#flags-table", lambda _words: self._show(self.all_rows))
 
     def on_mount(self) -> None:
         table = self.query_one("#flags-table", DataTable)
@@ -129,7 +102,14 @@ class FlagsScreen(DeckScreen):
     def _status(self, text: str) -> None:
         self.query_one("#flags-status", Static).update(text)
 
+    def action_filter(self) -> None:
+        self.query_one(TableFilter).open()
+
     def _show(self, rows: list[flag_view.FlagRow]) -> None:
+        words = self.query_one(TableFilter).words
+        self.all_rows = rows
+        rows = [r for r in rows if matches(words, (r.flag.kind, r.key, r.weights, r.steers,
+                                                    r.last_by or ""))]  # fmt: skip
         self.rows = rows
         table = self.query_one("#flags-table", DataTable)
         keep = table.cursor_row
@@ -148,13 +128,19 @@ class FlagsScreen(DeckScreen):
                           Text(when), Text(r.last_by or "-"), key=r.key)  # fmt: skip
         if rows:
             table.move_cursor(row=min(keep, len(rows) - 1))
-        tripped = sum(1 for r in rows if r.flag.is_kill_switch and r.enabled)
-        mode = (
-            "[b $warning]read-only[/]: ! break glass"
-            if self.session.read_only
-            else "space toggle · k kill switch · w weights · b roll back route"
+        tripped = sum(1 for r in self.all_rows if r.flag.is_kill_switch and r.enabled)
+        if self.session.forced_read_only:  # --read-only: break-glass is refused, not offered
+            mode = "[b $warning]read-only[/] (started with --read-only)"
+        elif self.session.read_only:
+            mode = "[b $warning]read-only[/]: ! break glass"
+        else:
+            mode = "space toggle · k kill switch · w weights · b roll back route"
+        shown = (
+            f"{len(rows)} of {len(self.all_rows)} flags ({escape(words)})"
+            if words
+            else f"{len(rows)} flags"
         )
-        self._status(f"{len(rows)} flags · {tripped} kill switches tripped · {mode}")
+        self._status(f"{shown} · {tripped} kill switches tripped · {mode}")
 
     def selected(self) -> flag_view.FlagRow | None:
         if not self.rows:
@@ -180,7 +166,7 @@ class FlagsScreen(DeckScreen):
             return
         steers = row.flag.metadata.get("route") or row.flag.metadata.get("model")
         switch = next(
-            (r for r in self.rows if r.flag.is_kill_switch and steers
+            (r for r in self.all_rows if r.flag.is_kill_switch and steers
              and steers in (r.flag.metadata.get("route"), r.flag.metadata.get("model"))),
             None,
         )  # fmt: skip
@@ -221,10 +207,9 @@ class FlagsScreen(DeckScreen):
             if reason is None:
                 return
             outcome = leave_read_only(self.session, reason)
-            self._report(outcome)
             self.refresh_bindings()
             self.query_one("DeckHeader").refresh()
-            self.poller.refresh_now()
+            self.writes.report(outcome)  # says it and refreshes the flags
 
         self.app.push_screen(
             ReasonScreen("Break glass: leave read-only mode",
@@ -236,31 +221,4 @@ class FlagsScreen(DeckScreen):
     # --------------------------------------------------------- the pipeline
     def propose(self, change: Change) -> None:
         """Plan ``change`` in a worker, then confirm and execute it."""
-        self._plan(change)
-
-    @work(thread=True, exit_on_error=False, group="flags-change")
-    def _plan(self, change: Change) -> None:
-        try:
-            plan = Pipeline(self.session).plan(change)
-        except LlmdeckError as exc:  # audited as failed by the pipeline
-            self.app.call_from_thread(self.notify, str(exc), title="not planned",
-                                      severity="error", timeout=8)  # fmt: skip
-            return
-        self.app.call_from_thread(self._confirm, plan)
-
-    def _confirm(self, plan: Plan) -> None:
-        def answered(confirmation: Confirmation | None) -> None:
-            self._execute(plan, confirmation or Confirmation(False))
-
-        self.app.push_screen(ConfirmScreen(plan), answered)
-
-    @work(thread=True, exit_on_error=False, group="flags-change")
-    def _execute(self, plan: Plan, confirmation: Confirmation) -> None:
-        outcome = Pipeline(self.session).execute(plan, confirmation)
-        self.app.call_from_thread(self._report, outcome)
-        self.app.call_from_thread(self.poller.refresh_now)
-
-    def _report(self, outcome: Outcome) -> None:
-        severity = SEVERITY.get(outcome.status, "error")
-        self.notify(escape(outcome.message), title=outcome.status, severity=severity,  # type: ignore[arg-type]
-                    timeout=8)  # fmt: skip
+        self.writes.propose(change)

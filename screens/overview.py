@@ -21,6 +21,7 @@ from console.core import clock
 from console.core.errors import LlmdeckError
 from console.core.spans import DEFAULT_RANGE, RANGES
 from console.overview import kpis
+from screens import navigation
 from screens.base import DeckScreen
 from screens.poller import Poller
 from screens.widgets.kpi_strip import KpiStrip
@@ -217,12 +218,12 @@ class OverviewScreen(DeckScreen):
         if group is None:
             self.notify("no prompt version served in this range", severity="warning", timeout=5)
             return
-        self.deck.open_diff("prompt_version", group)
+        navigation.open_group_diff(self.app, "prompt_version", group)
 
     def action_list_requests(self) -> None:
         """The requests behind the charts: this range, newest first."""
         since, until = RANGES[self.range_name].window()
-        self.deck.open_requests(RequestFilter(since=since, until=until))
+        navigation.open_requests(self.app, RequestFilter(since=since, until=until))
 
     def action_refresh(self) -> None:
         self._refresh_all()

@@ -6,7 +6,7 @@ has seen and the lineage of the traffic it served over the selected range.
 ``d`` diffs the selected version against its predecessor, ``m`` marks a
 version and ``d`` then diffs the mark against the selection, ``a`` diffs
 production against canary, ``A`` points an alias at the selected version
-through the write pipeline (``screens/modals/alias_move.py``).
+through the one write flow (``screens/write_flow.py``).
 """
 
 from __future__ import annotations
@@ -19,17 +19,21 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.markup import escape
 from textual.widgets import DataTable, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from connectors.base import RegistryEntry
 from connectors.records import PromptVersion
+from console.actions import MoveAlias
 from console.core.spans import RANGES
 from console.diff import view as dv
 from console.diff.compare import is_eval
 from console.registry import view as rv
 from screens.base import DeckScreen
-from screens.diff import open_diff
+from screens.modals import AliasScreen
+from screens.navigation import open_diff
 from screens.poller import Poller, describe
+from screens.widgets.table_filter import TableFilter, matches
+from screens.write_flow import WriteFlow
 
 RANGE_NAMES = list(RANGES)
 
@@ -54,16 +58,19 @@ class RegistryScreen(DeckScreen):
         Binding("a", "diff_aliases", "Prod vs canary"),
         Binding("A", "move_alias", "Move alias"),
         Binding("t", "next_range", "Range"),
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("r", "refresh", "Refresh"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.range_name = "24h" if "24h" in RANGES else RANGE_NAMES[-1]
-        self.entries: list[RegistryEntry] = []
+        self.entries: list[RegistryEntry] = []  # the names shown (the filter's)
+        self.listing: rv.Listing | None = None
         self.detail: Detail | None = None
         self.mark: str | None = None
         self._shown_name: str | None = None
+        self.writes = WriteFlow(self, "registry-change", after=lambda: self.poller.refresh_now())
 
     def compose_body(self) -> ComposeResult:
         yield Static("loading…", id="registry-status")
@@ -74,6 +81,7 @@ class RegistryScreen(DeckScreen):
                 yield DataTable(id="registry-versions", cursor_type="row", zebra_stripes=True)
                 yield DataTable(id="registry-history", cursor_type="none")
                 yield DataTable(id="registry-lineage", cursor_type="none")
+        yield TableFilter("#registry-names", self._refilter)
 
     def on_mount(self) -> None:
         self.query_one("#registry-names", DataTable).add_columns(
@@ -104,8 +112,21 @@ class RegistryScreen(DeckScreen):
         self.poller.start()
 
     # ---------------------------------------------------------------- listing
+    def action_filter(self) -> None:
+        self.query_one(TableFilter).open()
+
+    def _refilter(self, _words: str) -> None:
+        if self.listing is not None:
+            self._show_listing(self.listing)
+
     def _show_listing(self, listing: rv.Listing) -> None:
-        self.entries = [*listing.prompts, *listing.models]
+        self.listing = listing
+        words = self.query_one(TableFilter).words
+        self.entries = [
+            e
+            for e in (*listing.prompts, *listing.models)
+            if matches(words, (e.name, e.kind, e.latest, *e.aliases, *e.aliases.values()))
+        ]
         table = self.query_one("#registry-names", DataTable)
         keep = table.cursor_row
         table.clear()
@@ -144,14 +165,11 @@ class RegistryScreen(DeckScreen):
         name = self.selected_name()
         if name is None:
             return
-        self.run_worker(
-            lambda: self._detail(name),
-            name="registry-detail",
-            group="registry-detail",
-            thread=True,
-            exclusive=True,
-            exit_on_error=False,
-        )
+        self.load("registry-detail", lambda: self._detail(name), self._show_detail,
+                  self._detail_failed)  # fmt: skip
+
+    def _detail_failed(self, error: BaseException) -> None:
+        self._status(f"[b $error]cannot read versions:[/] {escape(describe(error))}")
 
     def _detail(self, name: str) -> Detail:
         registry = self.session.need_registry()
@@ -167,21 +185,7 @@ class RegistryScreen(DeckScreen):
         return Detail(name, versions, history, lineage, registry.problems())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if self.poller.handle(event):
-            return
-        if event.worker.name == "registry-change":
-            event.stop()  # the pipeline reports its own outcome
-            if event.state == WorkerState.ERROR:
-                self.notify(escape(describe(event.worker.error)), severity="error", timeout=8)
-            return
-        if event.worker.name != "registry-detail":
-            return
-        event.stop()
-        if event.state == WorkerState.SUCCESS:
-            self._show_detail(event.worker.result)  # type: ignore[arg-type]
-        elif event.state == WorkerState.ERROR:
-            reason = escape(describe(event.worker.error))
-            self._status(f"[b $error]cannot read versions:[/] {reason}")
+        self.poller.handle(event)
 
     def _show_detail(self, detail: Detail) -> None:
         same = self._shown_name == detail.name
@@ -270,10 +274,14 @@ class RegistryScreen(DeckScreen):
         v = self.selected_version()
         if v is None or self.detail is None:
             return
-        from screens.modals.alias_move import AliasMover
-
+        name, version = self.detail.name, v.version
         aliases = sorted({a for x in self.detail.versions for a in x.aliases})
-        AliasMover(self).ask(self.detail.name, v.version, aliases)
+
+        def chosen(alias: str | None) -> None:
+            if alias:
+                self.writes.propose(MoveAlias(name, alias, version))
+
+        self.app.push_screen(AliasScreen(name, version, aliases), chosen)
 
     def action_next_range(self) -> None:
         self.range_name = RANGE_NAMES[(RANGE_NAMES.index(self.range_name) + 1) % len(RANGE_NAMES)]

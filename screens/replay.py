@@ -2,7 +2,7 @@
 beside replay B when two prompt versions were replayed on the same requests.
 
 ``replay_request`` is the Requests screens' ``r`` action (screens/request_actions.py);
-``open_replay(app, request)`` opens a replay from anywhere.
+``navigation.open_replay(app, request)`` opens a replay from anywhere.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
-from textual.worker import Worker, WorkerState
 
 from connectors.records import ReplayResult, RequestRecord
 from console.diff.compare import Segment, intraline
 from console.replay.engine import Replayer, ReplayOptions
+from screens import navigation
 from screens.base import DeckScreen
 from screens.poller import describe
 from screens.widgets.model_status import model_line, model_ready
@@ -122,15 +122,13 @@ class ReplayScreen(DeckScreen):
             self.action_replay()
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        navigation.back(self.app)
 
     def action_replay(self) -> None:
         box = self.query_one("#replay-summary", Static)
         box.set_classes("-running")
         box.update(Text("replaying… (same messages, parameters and seed as logged)"))
-        self.run_worker(
-            self._replay(), name="replay", group="replay", exclusive=True, exit_on_error=False
-        )
+        self.load("replay", self._replay, self.show, self._failed)
 
     async def _replay(self) -> ReplayResult:
         replayer = Replayer(self.session, self.options)
@@ -139,16 +137,10 @@ class ReplayScreen(DeckScreen):
         finally:
             await replayer.aclose()
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.name != "replay":
-            return
-        event.stop()
-        if event.state == WorkerState.SUCCESS:
-            self.show(event.worker.result)  # type: ignore[arg-type]
-        elif event.state == WorkerState.ERROR:
-            box = self.query_one("#replay-summary", Static)
-            box.set_classes("-failed")
-            box.update(Text(f"cannot replay: {describe(event.worker.error)}"))
+    def _failed(self, error: BaseException) -> None:
+        box = self.query_one("#replay-summary", Static)
+        box.set_classes("-failed")
+        box.update(Text(f"cannot replay: {describe(error)}"))
 
     def show(self, result: ReplayResult) -> None:
         self.result = result
@@ -212,21 +204,15 @@ class CompareScreen(DeckScreen):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("request", "A vs logged", "A sim", "B vs logged", "B sim", "B vs A")
-        self.run_worker(self._load, name="compare", thread=True, exit_on_error=False)
+        self.load("compare", self._load, self.show, self._failed)
 
     def _load(self) -> Any:
         from console.replay import store
 
         return store.compare(self.session.store(), self.batch_a, self.batch_b)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.name != "compare":
-            return
-        event.stop()
-        if event.state == WorkerState.ERROR:
-            self.query_one("#cmp-summary", Static).update(describe(event.worker.error))
-        elif event.state == WorkerState.SUCCESS:
-            self.show(event.worker.result)
+    def _failed(self, error: BaseException) -> None:
+        self.query_one("#cmp-summary", Static).update(describe(error))
 
     def show(self, cmp: Any) -> None:
         self.rows = list(cmp.rows)
@@ -261,32 +247,11 @@ class CompareScreen(DeckScreen):
         self.query_one("#cmp-b", Static).update(right)
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        navigation.back(self.app)
 
 
 def _sim(r: ReplayResult) -> str:
     return "" if r.similarity is None else f"{r.similarity:.2f}"
-
-
-def open_replay(
-    app: App[Any], request: RequestRecord | str, options: ReplayOptions | None = None
-) -> None:
-    """Replay ``request`` (a record or a request id) now against the profile's first
-    target (or ``options``) and show it beside the logged output."""
-    if isinstance(request, RequestRecord):
-        record = request
-    else:
-        from connectors.errors import ConnectorError
-
-        log = app.session.request_log()  # type: ignore[attr-defined]
-        try:
-            if log is None:
-                raise ConnectorError("this profile has no request log")
-            record = log.get(request)
-        except ConnectorError as exc:
-            app.notify(f"cannot replay: {exc}", severity="error")
-            return
-    app.push_screen(ReplayScreen(record, options=options))
 
 
 def replay_request(screen: Any, record: RequestRecord) -> None:
@@ -304,7 +269,7 @@ def replay_request(screen: Any, record: RequestRecord) -> None:
             severity="warning",
         )
         return
-    open_replay(screen.app, record)
+    navigation.open_replay(screen.app, record)
 
 
 def _goes_to_local_model(screen: Any) -> bool:

@@ -16,14 +16,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Button, DataTable, Input, ProgressBar, Select, Static
-from textual.worker import Worker, WorkerState
 
 from connectors.records import ReplayResult, RequestRecord
 from console.core.errors import LlmdeckError
 from console.core.tenants import names as tenant_names
 from console.replay.engine import BatchProgress, BatchReport, Replayer, ReplayOptions
+from screens import navigation
 from screens.base import DeckScreen
 from screens.poller import describe
+from screens.widgets.table_filter import TableFilter, matches
 
 _FIELDS = (  # id, label, placeholder
     ("f-filter", "requests (quick filter)", "route:/support/chat version:13 since:3h"),
@@ -47,6 +48,7 @@ class ReplayBatchScreen(DeckScreen):
         Binding("m", "mark", "Mark A/B"),
         Binding("e", "export('golden')", "Export golden"),
         Binding("p", "export('promptfoo')", "Export promptfoo"),
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("ctrl+r", "reload", "Reload"),
     ]
 
@@ -54,7 +56,8 @@ class ReplayBatchScreen(DeckScreen):
         super().__init__()
         self.cancel_event = threading.Event()
         self.running = False
-        self.batch_ids: list[str] = []
+        self.batch_ids: list[str] = []  # the batches shown (the filter's)
+        self._all_batches: Any = []
         self.results: list[ReplayResult] = []
         self.marked: str | None = None
         # The form as read when Run was pressed: used once its requests are loaded.
@@ -83,6 +86,7 @@ class ReplayBatchScreen(DeckScreen):
         with Horizontal(id="batch-browse"):
             yield DataTable(id="batches", cursor_type="row", zebra_stripes=True)
             yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+        yield TableFilter("#batches", lambda _words: self._show_batches(self._all_batches))
 
     def on_mount(self) -> None:
         self.query_one("#batches", DataTable).add_columns(
@@ -148,10 +152,9 @@ class ReplayBatchScreen(DeckScreen):
             self.notify(str(exc), severity="error")
             return
         self._status(Text("selecting requests…"))
-        self.run_worker(
-            lambda: self._records(run), name="batch-load", thread=True, exit_on_error=False
-        )
         self._pending = (options, run)
+        self.load("batch-load", lambda: self._records(run), self._loaded, self._not_run,
+                  exclusive=False)  # fmt: skip
 
     def _records(self, run: dict[str, Any]) -> list[RequestRecord]:
         log = self.session.request_log()
@@ -194,27 +197,34 @@ class ReplayBatchScreen(DeckScreen):
         if self.running:
             self.cancel_event.set()
             self._status(Text("cancelling…"))
+        else:
+            navigation.back(self.app)  # nothing to cancel: esc goes back (k9s)
 
     def _status(self, text: Text) -> None:
         self.query_one("#batch-status", Static).update(text)
 
     # -- browsing -----------------------------------------------------------------------
     def action_reload(self) -> None:
-        self.run_worker(
-            self._batches,
-            name="batches",
-            thread=True,
-            exclusive=True,
-            group="batches",
-            exit_on_error=False,
-        )
+        self.load("batches", self._batches, self._show_batches, self._failed)
 
     def _batches(self) -> Any:
         from console.replay import store
 
         return store.batches(self.session.store())
 
+    def action_filter(self) -> None:
+        self.query_one(TableFilter).open()
+
     def _show_batches(self, batches: Any) -> None:
+        self._all_batches = batches
+        words = self.query_one(TableFilter).words
+        batches = [
+            b
+            for b in batches
+            if matches(
+                words, (b.batch_id or "single", b.target, b.prompt_version or "", *b.verdicts)
+            )
+        ]
         table = self.query_one("#batches", DataTable)
         table.clear()
         self.batch_ids = []
@@ -237,14 +247,7 @@ class ReplayBatchScreen(DeckScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "batches" and 0 <= event.cursor_row < len(self.batch_ids):
             batch = self.batch_ids[event.cursor_row]
-            self.run_worker(
-                lambda: self._results(batch),
-                name="results",
-                thread=True,
-                exclusive=True,
-                group="results",
-                exit_on_error=False,
-            )
+            self.load("results", lambda: self._results(batch), self._show_results, self._failed)
 
     def _results(self, batch: str) -> list[ReplayResult]:
         from console.replay import store
@@ -268,9 +271,8 @@ class ReplayBatchScreen(DeckScreen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id == "results" and 0 <= event.cursor_row < len(self.results):
             result = self.results[event.cursor_row]
-            self.run_worker(
-                lambda: self._open(result), name="open", thread=True, exit_on_error=False
-            )
+            self.load("open", lambda: self._open(result), self._show_replay, self._failed,
+                      exclusive=False)  # fmt: skip
         elif event.data_table.id == "batches":
             self.action_mark()
 
@@ -298,19 +300,17 @@ class ReplayBatchScreen(DeckScreen):
             )
             self.action_reload()
             return
-        from screens.replay import CompareScreen
-
         a, self.marked = self.marked, None
-        self.app.push_screen(CompareScreen(a, batch))
+        navigation.open_compare(self.app, a, batch)
 
     def action_export(self, fmt: str) -> None:
         batch = self._current_batch()
         if batch is None:
             self.notify("no batch selected", severity="warning")
             return
-        self.run_worker(
-            lambda: self._export(batch, fmt), name="export", thread=True, exit_on_error=False
-        )
+        self.load("export", lambda: self._export(batch, fmt),
+                  lambda done: self.notify(str(done), title="exported"), self._failed,
+                  exclusive=False)  # fmt: skip
 
     def _export(self, batch: str, fmt: str) -> str:
         from console.replay import export, store
@@ -327,48 +327,34 @@ class ReplayBatchScreen(DeckScreen):
         return f"wrote {n} {fmt} cases to {path}"
 
     # -- workers ------------------------------------------------------------------------
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        name = event.worker.name
-        if name not in ("batch-load", "batch-run", "batches", "results", "open", "export"):
-            return
-        event.stop()
-        if event.state == WorkerState.ERROR:
-            if name in ("batch-load", "batch-run"):
-                self._set_running(False)
-                self._status(Text(f"batch not run: {describe(event.worker.error)}", style="bold"))
-            else:
-                self.notify(describe(event.worker.error), severity="error")
-            return
-        if event.state != WorkerState.SUCCESS:
-            return
-        result: Any = event.worker.result
-        if name == "batch-load":
-            if not result:
-                self._status(Text("no logged requests match the filter"))
-                return
-            self.cancel_event.clear()
-            self._set_running(True)
-            self.query_one(ProgressBar).update(total=len(result), progress=0)
-            self.run_worker(self._run(result), name="batch-run", exit_on_error=False)
-        elif name == "batch-run":
-            self._set_running(False)
-            report = result
-            how = "cancelled after" if report.cancelled else "done:"
-            self._status(
-                Text(
-                    f"batch {report.batch_id} {how} {len(report.results)} replays "
-                    f"in {report.seconds:.1f} s"
-                )
-            )
-            self.action_reload()
-        elif name == "batches":
-            self._show_batches(result)
-        elif name == "results":
-            self._show_results(result)
-        elif name == "open":
-            from screens.replay import ReplayScreen
+    def _failed(self, error: BaseException) -> None:
+        self.notify(describe(error), severity="error")
 
-            record, replay = result
-            self.app.push_screen(ReplayScreen(record, result=replay))
-        elif name == "export":
-            self.notify(str(result), title="exported")
+    def _not_run(self, error: BaseException) -> None:
+        self._set_running(False)
+        self._status(Text(f"batch not run: {describe(error)}", style="bold"))
+
+    def _loaded(self, records: list[RequestRecord]) -> None:
+        if not records:
+            self._status(Text("no logged requests match the filter"))
+            return
+        self.cancel_event.clear()
+        self._set_running(True)
+        self.query_one(ProgressBar).update(total=len(records), progress=0)
+        self.load("batch-run", self._run(records), self._ran, self._not_run,
+                  exclusive=False)  # fmt: skip
+
+    def _ran(self, report: BatchReport) -> None:
+        self._set_running(False)
+        how = "cancelled after" if report.cancelled else "done:"
+        self._status(
+            Text(
+                f"batch {report.batch_id} {how} {len(report.results)} replays "
+                f"in {report.seconds:.1f} s"
+            )
+        )
+        self.action_reload()
+
+    def _show_replay(self, opened: tuple[RequestRecord, ReplayResult]) -> None:
+        record, replay = opened
+        navigation.open_replay(self.app, record, result=replay)

@@ -11,11 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
-from textual.worker import Worker, WorkerState
 
 from connectors.records import PolicyDecision, RequestRecord
 from console.core.tenants import names as tenant_names
-from screens import request_actions
+from screens import navigation, request_actions
 from screens.base import DeckScreen
 from screens.poller import describe as describe_error
 
@@ -52,7 +51,7 @@ class RequestDetailScreen(DeckScreen):
                 yield Static(Text("\n".join(lines)), classes=classes)
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        navigation.back(self.app)
 
     def action_policy(self) -> None:
         from console.requests.policy import check
@@ -60,25 +59,15 @@ class RequestDetailScreen(DeckScreen):
         box = self.query_one("#detail-policy", Static)
         box.set_classes("-open")
         box.update(Text("policy: evaluating…"))
-        self.run_worker(
-            lambda: check(self.session, self.record),
-            name="policy-check",
-            group="policy-check",
-            thread=True,
-            exclusive=True,
-            exit_on_error=False,
-        )
+        self.load(
+            "policy-check", lambda: check(self.session, self.record), self.show_decision,
+            self._policy_failed,
+        )  # fmt: skip
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.name != "policy-check":
-            return
-        event.stop()
+    def _policy_failed(self, error: BaseException) -> None:
         box = self.query_one("#detail-policy", Static)
-        if event.state == WorkerState.SUCCESS:
-            self.show_decision(event.worker.result)  # type: ignore[arg-type]
-        elif event.state == WorkerState.ERROR:
-            box.set_classes("-open -error")
-            box.update(Text(f"policy: cannot evaluate: {describe_error(event.worker.error)}"))
+        box.set_classes("-open -error")
+        box.update(Text(f"policy: cannot evaluate: {describe_error(error)}"))
 
     def show_decision(self, d: PolicyDecision) -> None:
         from console.requests.policy import verdict

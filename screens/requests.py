@@ -4,7 +4,7 @@ The table holds only the pages read so far; the next page is read (keyset
 pagination, as cheap as the first) when the cursor nears the last row. Keys
 narrow the filter (time range, refusals, blocked, status, sort) and ``/``
 opens the quick filter (``route:/x tenant:acme v:14 refusal words...``).
-Other screens open this one filtered with ``open_requests(app, flt)``.
+Other screens open this one filtered with ``navigation.open_requests(app, flt)``.
 """
 
 from __future__ import annotations
@@ -13,17 +13,16 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
-from textual.worker import Worker, WorkerState
 
 from connectors.base import Page, RequestFilter
 from connectors.records import RequestRecord
 from console.core import clock
 from console.core.spans import RANGES
 from console.core.tenants import names as tenant_names
-from screens import request_actions
+from screens import navigation, request_actions
 from screens.base import DeckScreen
 from screens.poller import describe as describe_error
 
@@ -50,17 +49,6 @@ COLUMNS = (
     "flags",
 )
 _STATUS_STYLE = {"error": "bold red", "timeout": "red", "blocked": "bold yellow"}
-
-
-def open_requests(app: App[Any], flt: RequestFilter) -> None:
-    """Show the Requests screen with ``flt`` (from a chart, a Drift row...)."""
-    app.requests_filter = flt  # type: ignore[attr-defined]  # read when the screen resumes
-    if app.current_mode == "requests":
-        screen = app.screen
-        if isinstance(screen, RequestsScreen):
-            screen.take_pending_filter()
-            return
-    app.switch_mode("requests")
 
 
 def row_cells(rec: RequestRecord, tenants: dict[str, str] | None = None) -> tuple[Any, ...]:
@@ -147,10 +135,9 @@ class RequestsScreen(DeckScreen):
 
     def take_pending_filter(self) -> bool:
         """Apply a filter another screen left on the app; True if there was one."""
-        flt = getattr(self.app, "requests_filter", None)
+        flt = navigation.take_requests_filter(self.app)
         if flt is None:
             return False
-        self.app.requests_filter = None  # type: ignore[attr-defined]
         self.range_name = "all" if flt.since is None else "custom"
         self.set_filter(flt)
         return True
@@ -179,13 +166,25 @@ class RequestsScreen(DeckScreen):
         self.loading = True
         flt, generation = self.filter, self._generation
         self._status("reading…")
-        self.run_worker(
+        # Not exclusive: a page read for an old filter ends normally and is
+        # dropped by its generation, so ``loading`` always comes back down.
+        self.load(
+            "requests-page",
             lambda: (generation, log.page(flt, limit=PAGE, cursor=cursor)),
-            name="requests-page",
-            group="requests-page",
-            thread=True,
-            exit_on_error=False,
+            self._page_read,
+            self._page_failed,
+            exclusive=False,
         )
+
+    def _page_read(self, result: tuple[int, Page]) -> None:
+        generation, page = result
+        self.loading = False
+        if generation == self._generation:
+            self._append(page)
+
+    def _page_failed(self, error: BaseException) -> None:
+        self.loading = False
+        self._status(f"query failed: {describe_error(error)}", error=True)
 
     def _open_id(self, wanted: str) -> None:
         """Open the request whose id is ``wanted`` or starts with it (like git)."""
@@ -193,29 +192,12 @@ class RequestsScreen(DeckScreen):
         if log is None:
             self._status("this profile configures no request log", error=True)
             return
-        self.run_worker(lambda: log.get(wanted), name="open-id", thread=True, exit_on_error=False)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.name == "open-id":
-            event.stop()
-            if event.state == WorkerState.SUCCESS:
-                from screens.request_detail import RequestDetailScreen
-
-                self.app.push_screen(RequestDetailScreen(event.worker.result))  # type: ignore[arg-type]
-            elif event.state == WorkerState.ERROR:
-                self._status(describe_error(event.worker.error), error=True)
-            return
-        if event.worker.name != "requests-page":
-            return
-        event.stop()
-        if event.state == WorkerState.SUCCESS:
-            generation, page = event.worker.result  # type: ignore[misc]
-            self.loading = False
-            if generation == self._generation:
-                self._append(page)
-        elif event.state == WorkerState.ERROR:
-            self.loading = False
-            self._status(f"query failed: {describe_error(event.worker.error)}", error=True)
+        self.load(
+            "open-id",
+            lambda: log.get(wanted),
+            lambda record: navigation.open_request(self.app, record),
+            lambda error: self._status(describe_error(error), error=True),
+        )
 
     def _append(self, page: Page) -> None:
         table: DataTable[Any] = self.query_one(DataTable)
@@ -241,9 +223,7 @@ class RequestsScreen(DeckScreen):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         rec = self.records.get(str(event.row_key.value))
         if rec is not None:
-            from screens.request_detail import RequestDetailScreen
-
-            self.app.push_screen(RequestDetailScreen(rec))
+            navigation.open_request(self.app, rec)
 
     def selected(self) -> RequestRecord | None:
         """The request under the cursor, if any."""
@@ -317,6 +297,8 @@ class RequestsScreen(DeckScreen):
         if box.has_class("-open"):
             box.remove_class("-open")
             self.query_one(DataTable).focus()
+        else:
+            navigation.back(self.app)  # no filter open: esc goes back (k9s)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         from console.requests.query import FilterError, id_term, parse_quick

@@ -11,6 +11,7 @@ from typing import Any
 
 from textual.app import App
 
+from screens.loader import Loader
 from screens.widgets.deck_header import DeckHeader
 
 
@@ -23,22 +24,22 @@ class ModelWatcher:
         self.line = ""
         self.ready = False
         self._announced = False
+        self.loader = Loader(app)  # its events reach LlmdeckApp.on_worker_state_changed
         app.set_interval(interval, self._tick, name="local-model")
         self._tick()
 
     def _tick(self) -> None:
-        self.app.run_worker(
-            self._load, group="local-model", exclusive=True, thread=True, exit_on_error=False
-        )
+        self.loader.load("local-model", self._load, self._show)
 
-    def _load(self) -> None:
+    def _load(self) -> Any:
         try:
-            status = self.model.status()
+            return self.model.status()
         except Exception:  # a status read must never surface as a worker error
-            return
-        self.app.call_from_thread(self._show, status)
+            return None
 
     def _show(self, status: Any) -> None:
+        if status is None:
+            return
         was_ready, self.ready = self.ready, bool(status.ready)
         self.line = status.line()
         for screen in self.app.screen_stack:

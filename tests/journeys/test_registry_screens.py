@@ -17,7 +17,8 @@ from textual.widgets import DataTable, Static
 from console.core.session import Session
 from console.diff.compare import compare, unified
 from screens.app import LlmdeckApp
-from screens.diff import DiffScreen, open_diff
+from screens.diff import DiffScreen
+from screens.navigation import open_diff
 from screens.registry import RegistryScreen
 from screens.widgets.diff_view import DiffView
 from tests.conftest import demo_profile

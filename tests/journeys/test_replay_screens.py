@@ -209,7 +209,7 @@ async def test_batch_run_from_the_screen_and_cancel(
 async def test_open_replay_by_request_id(
     demo_copy: Path, frozen_clock: Any, server: FaultServer
 ) -> None:
-    from screens.replay import open_replay
+    from screens.navigation import open_replay
 
     session = with_target(demo_copy, server.base("ok"))
     rec = pick(session, 1, route="/tickets/summarize")[0]

@@ -43,6 +43,16 @@ async def settle(pilot: Any) -> None:
 
 async def to_requests(pilot: Any) -> None:
     await settle(pilot)
+    # Wait for the rows and for the table to size its columns to them (it does
+    # so when idle): the reference shows the whole table (issue 17 #14).
+    table = pilot.app.screen.query_one("#requests-table", DataTable)
+    for _ in range(100):
+        widths = [c.content_width for c in table.columns.values()]
+        labels = [len(str(c.label)) for c in table.columns.values()]
+        if table.row_count and any(w > n for w, n in zip(widths, labels, strict=True)):
+            break
+        await pilot.pause(0.05)
+    await pilot.pause()
 
 
 @pytest.fixture
