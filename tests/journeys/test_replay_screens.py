@@ -21,6 +21,7 @@ from screens.app import LlmdeckApp
 from screens.replay import CompareScreen, ReplayScreen
 from tests.conftest import FIXED_NOW, demo_profile
 from tests.fault_server import FaultServer, fault_server
+from tests.journeys import waits
 
 SIZE = (160, 48)
 
@@ -28,7 +29,7 @@ SIZE = (160, 48)
 async def settle(pilot: Any) -> None:
     # A finished worker may start the next one (select requests, then replay them).
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        await waits.settle(pilot, rounds=1)
         await pilot.pause()
 
 

@@ -17,6 +17,7 @@ from screens.app import LlmdeckApp
 from screens.request_detail import RequestDetailScreen
 from screens.requests import PAGE, RequestsScreen
 from tests.conftest import demo_profile
+from tests.journeys import waits
 
 SIZE = (160, 48)
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -34,9 +35,9 @@ class DriftApp(RequestsApp):
 
 
 async def settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
+    await waits.settle(pilot, rounds=1)
     await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
+    await waits.settle(pilot, rounds=1)
     await pilot.pause()
 
 

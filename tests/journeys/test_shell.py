@@ -16,12 +16,13 @@ from console.demo.live import LiveTraffic
 from screens.app import LlmdeckApp
 from screens.modals.help import HelpScreen
 from tests.conftest import FIXED_NOW, demo_profile
+from tests.journeys import waits
 
 SIZE = (160, 48)
 
 
 async def settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
+    await waits.settle(pilot, rounds=1)
     await pilot.pause()
 
 

@@ -1,0 +1,51 @@
+"""Waiting in Pilot tests: for conditions, never for time.
+
+``App.workers.wait_for_complete()`` re-raises a failed worker's error as
+``WorkerFailed`` when that worker is still listed by the time it is called
+(issue 17 defect 13: on a loaded machine it is, on an idle one it has already
+been removed). The app handles worker errors itself (screens/poller.py, the
+app's ``on_worker_state_changed``), so a test waiting for workers must not turn
+a handled error into a failure: ``settle`` waits and swallows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual.worker import WorkerState
+
+# Generous: a full run on 2 shared cores has taken 20 s for one demo query.
+TIMEOUT_S = 60.0
+
+
+async def settle(pilot: Any, rounds: int = 2) -> None:
+    """Let the workers running now finish (failed or not) and the screen repaint.
+
+    ``rounds`` > 1 also covers work started by a finished worker (a listing
+    that starts its detail load).
+    """
+    for _ in range(rounds):
+        running = [w for w in pilot.app.workers if w.state != WorkerState.PENDING]
+        # return_exceptions: a handled worker error is the app's business, not the test's.
+        await asyncio.gather(*(w.wait() for w in running), return_exceptions=True)
+        await pilot.pause()
+
+
+async def wait_until(
+    pilot: Any, condition: Callable[[], bool], what: str, timeout: float = TIMEOUT_S
+) -> None:
+    """Settle until ``condition()`` holds; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await settle(pilot, rounds=1)
+        try:
+            if condition():
+                return
+        except Exception:  # a widget not mounted yet: not there, keep waiting
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await pilot.pause(0.05)
