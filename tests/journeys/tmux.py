@@ -87,7 +87,10 @@ class Pane:
         # tmux passes a command string to /bin/sh; `env` sets the variables for
         # the program alone, whatever the server's own environment holds.
         assignments = [f"{k}={v}" for k, v in (env or {}).items()]
-        command = shlex.join(["env", *assignments, *argv])
+        # COLUMNS/LINES reach the pane from the test process under pytest (80x24)
+        # and override the pty's real size for Python's shutil.get_terminal_size,
+        # which Textual uses: drop them so the program sees the pane's size.
+        command = shlex.join(["env", "-u", "COLUMNS", "-u", "LINES", *assignments, *argv])
         _tmux(
             "new-session",
             "-d",
@@ -135,7 +138,7 @@ class Pane:
             screen = self.text()
             if check(screen):
                 return screen
-            if self.dead():
+            if self.dead():  # after check: a condition may be about the exit itself
                 raise PaneTimeout(
                     f"llmdeck exited (status {self.exit_status()}) before {label} appeared:\n"
                     f"{self.text()}"
