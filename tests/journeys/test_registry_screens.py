@@ -56,8 +56,12 @@ async def select_name(pilot: Any, name: str) -> None:
 def test_registry_snapshot(snap_compare: Any, session: Session) -> None:
     async def go(pilot: Any) -> None:
         pilot.app.switch_mode("registry")
-        await settle(pilot)
+        await waits.wait_until(
+            pilot, lambda: waits.table_ready(pilot, "#registry-names"), "registry names"
+        )
         await select_name(pilot, "support-answer")
+        for table in ("#registry-versions", "#registry-history", "#registry-lineage"):
+            await waits.wait_until(pilot, lambda t=table: waits.table_ready(pilot, t), table)
 
     assert snap_compare(LlmdeckApp(session), terminal_size=SIZE, run_before=go)
 

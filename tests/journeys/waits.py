@@ -49,3 +49,19 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         await pilot.pause(0.05)
+
+
+def table_ready(pilot: Any, selector: str = "DataTable") -> bool:
+    """True when the table ``selector`` on the current screen has rows and has
+    laid them out.
+
+    A DataTable sizes its columns on the next idle after rows are added, not
+    when they are added: a snapshot taken in between shows the rows cut to the
+    width of the column labels (`tick`, `clau`, `req_000`: issue 17 defect 14).
+    ``_require_update_dimensions`` is that pending layout (Textual 8 internals;
+    no public flag says it).
+    """
+    from textual.widgets import DataTable
+
+    table = pilot.app.screen.query_one(selector, DataTable)
+    return table.row_count > 0 and not table._require_update_dimensions
