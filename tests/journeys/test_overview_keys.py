@@ -46,10 +46,11 @@ async def test_overview_d_and_l_and_requests_d(demo_copy: Path, frozen_clock: An
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("l")
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, RequestsScreen) and app.screen.filter.since is not None:
-                break
+        await waits.wait_until(
+            pilot,
+            lambda: isinstance(app.screen, RequestsScreen) and app.screen.filter.since is not None,
+            "the Requests screen with the Overview's range",
+        )
         assert isinstance(app.screen, RequestsScreen)
         assert app.screen.filter.until == FIXED_NOW
         assert app.screen.filter.since == FIXED_NOW - timedelta(hours=1)

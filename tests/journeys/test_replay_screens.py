@@ -195,7 +195,10 @@ async def test_batch_run_from_the_screen_and_cancel(
         screen.query_one("#f-concurrency", Input).value = "1"
         sent = server.hits["/slow/v1/chat/completions"]
         await pilot.press("ctrl+s")
-        await pilot.pause(0.5)
+        # Cancel once the first request is in flight (not after a guessed delay).
+        await waits.poll_until(
+            pilot, lambda: server.hits["/slow/v1/chat/completions"] > sent, "the first send"
+        )
         await pilot.press("escape")
         await settle(pilot)
         assert not screen.running

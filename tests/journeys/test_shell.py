@@ -108,10 +108,7 @@ async def test_worker_error_becomes_a_notification(demo_session: Session) -> Non
             raise RuntimeError("backend exploded\nsecond line never shown")
 
         app.run_worker(boom, thread=True, exit_on_error=False, name="boom")
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if app._notifications:
-                break
+        await waits.wait_until(pilot, lambda: bool(app._notifications), "the notification")
         messages = [n.message for n in app._notifications]
         assert "backend exploded" in messages
         assert app.is_running  # no crash

@@ -65,3 +65,15 @@ def table_ready(pilot: Any, selector: str = "DataTable") -> bool:
 
     table = pilot.app.screen.query_one(selector, DataTable)
     return table.row_count > 0 and not table._require_update_dimensions
+
+
+async def poll_until(
+    pilot: Any, condition: Callable[[], bool], what: str, timeout: float = TIMEOUT_S
+) -> None:
+    """Like ``wait_until`` but without waiting for workers: for conditions that
+    hold while a worker is still running (a batch in flight, to be cancelled)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await pilot.pause(0.05)
