@@ -62,6 +62,9 @@ def test_registry_snapshot(snap_compare: Any, session: Session) -> None:
         await select_name(pilot, "support-answer")
         for table in ("#registry-versions", "#registry-history", "#registry-lineage"):
             await waits.wait_until(pilot, lambda t=table: waits.table_ready(pilot, t), table)
+        await waits.repaint(pilot)
+        shown = pilot.app.export_screenshot()
+        assert "ticket-summary" in shown and "llama-3.1-8b-instruct" in shown  # names whole
 
     assert snap_compare(LlmdeckApp(session), terminal_size=SIZE, run_before=go)
 

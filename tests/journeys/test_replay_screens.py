@@ -115,6 +115,7 @@ def test_replay_ab_snapshot(snap_compare: Any, seeded: Any) -> None:
         await settle(pilot)
         await pilot.app.push_screen(CompareScreen("b_v13", "b_v14"))
         await waits.wait_until(pilot, lambda: waits.table_ready(pilot, "#cmp-table"), "A/B rows")
+        await waits.repaint(pilot)
 
     assert snap_compare(LlmdeckApp(session), terminal_size=SIZE, run_before=run)
 

@@ -44,6 +44,7 @@ async def settle(pilot: Any) -> None:
 async def to_requests(pilot: Any) -> None:
     # The rows, not just the frame: the old reference held only the title (defect 14).
     await waits.wait_until(pilot, lambda: waits.table_ready(pilot), "the requests table")
+    await waits.repaint(pilot)
 
 
 @pytest.fixture

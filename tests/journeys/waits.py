@@ -77,3 +77,19 @@ async def poll_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         await pilot.pause(0.05)
+
+
+async def repaint(pilot: Any) -> None:
+    """Repaint every widget of the current screen before a snapshot.
+
+    The data is there and laid out (``table_ready``), but rows drawn before the
+    columns were sized can stay on screen at the old widths, and a header drawn
+    on first entry can stay blank (issue 17 defects 1 and 14; the xfail tests
+    ``test_requests_first_frame_shows_header_and_rows`` and the tmux journeys
+    check that paint). A snapshot is about what the screen shows for its data,
+    so it is taken after a full repaint, whatever the paint timing was.
+    """
+    for widget in pilot.app.screen.walk_children():
+        widget.refresh()
+    pilot.app.screen.refresh(repaint=True)
+    await pilot.pause()
