@@ -1,5 +1,6 @@
 # The two commands the README promises: `make demo` and `make test`.
-# Each creates its own virtual environment on first use.
+# Each creates its own virtual environment on first use; `make test` also
+# installs and starts the test backends (scripts/with-backends.sh).
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -25,8 +26,12 @@ check-types: $(BIN)/.installed
 check-imports: $(BIN)/.installed
 	$(BIN)/lint-imports
 
+# pytest runs with the real backends and tmux: scripts/with-backends.sh installs
+# them once, starts those not running, and stops afterwards only what it started
+# (running ones are reused). LLMDECK_NO_BACKENDS=1 skips that; their tests then
+# skip and say why.
 pytest: $(BIN)/.installed
-	$(BIN)/pytest -q -p no:cacheprovider
+	bash scripts/with-backends.sh $(BIN)/pytest -q -p no:cacheprovider
 
 test: lint check-types check-imports pytest
 

@@ -20,9 +20,10 @@ from screens import navigation
 from screens.catalog import SCREENS
 from screens.modals.help import HelpScreen
 from screens.poller import describe
+from screens.widgets.too_small import SizeGuard
 
 
-class LlmdeckApp(App[int]):
+class LlmdeckApp(SizeGuard, App[int]):  # SizeGuard: terminal-size classes
     """llmdeck on one session (profile)."""
 
     CSS_PATH = "app.tcss"

@@ -10,7 +10,8 @@
 #   bash scripts/backends.sh gguf-path        prints the SmolLM2 GGUF file
 #
 # NAME is one of: prometheus (with pushgateway), mlflow, unleash (with
-# postgres), llama. Ports: Prometheus 19090, Pushgateway 19091, MLflow 15000,
+# postgres), llama; `install` also takes tmux (the real-terminal tests,
+# tests/journeys/tmux.py), which a bare `install` includes. Ports: Prometheus 19090, Pushgateway 19091, MLflow 15000,
 # PostgreSQL 15432, Unleash 14242, llama.cpp 18080 (override with
 # BACKENDS_PORT_<NAME>, e.g. BACKENDS_PORT_MLFLOW=25000).
 # PROM_DATA_DIR=dir makes Prometheus use an existing TSDB dir (e.g. one
@@ -44,6 +45,8 @@ UNLEASH_TOKEN='*:*.unleash-insecure-admin-api-token'
 LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF"
 
 ALL=(prometheus mlflow unleash llama)
+# install also sets up the tools the tests drive, which have nothing to start
+INSTALL_ALL=(tmux "${ALL[@]}")
 
 log() { printf '[backends] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -198,6 +201,17 @@ EOF
 }
 
 # ---------------------------------------------------------------- install
+install_tmux() {
+    if command -v tmux >/dev/null; then
+        log "tmux: already installed ($(tmux -V))"
+        return
+    fi
+    [[ $(id -u) -eq 0 ]] || die "tmux is not installed and apt-get needs root (apt-get install tmux)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux >/dev/null
+    log "tmux: installed ($(tmux -V))"
+}
+
 install_prometheus() {
     if command -v prometheus >/dev/null && command -v prometheus-pushgateway >/dev/null \
         && command -v promtool >/dev/null; then
@@ -439,10 +453,13 @@ usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-
 
 cmd="${1:-}"; shift || true
 targets=("$@")
-if [[ ${#targets[@]} -eq 0 ]]; then targets=("${ALL[@]}"); fi
+if [[ ${#targets[@]} -eq 0 ]]; then
+    if [[ $cmd == install ]]; then targets=("${INSTALL_ALL[@]}"); else targets=("${ALL[@]}"); fi
+fi
 for t in "${targets[@]}"; do
     case $t in
         prometheus|mlflow|unleash|llama) ;;
+        tmux) [[ $cmd == install ]] || { log "tmux has nothing to $cmd"; usage; } ;;
         pushgateway) ;; postgres) ;;
         *) [[ $cmd == gguf-path || $cmd == env ]] || { log "unknown backend: $t"; usage; } ;;
     esac

@@ -13,13 +13,14 @@ from console.core.session import Session
 from screens.app import LlmdeckApp
 from screens.drift import DriftScreen
 from tests.conftest import FIXED_NOW
+from tests.journeys import waits
 
 SIZE = (160, 48)
 
 
 async def settle(pilot: Any) -> None:
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        await waits.settle(pilot, rounds=1)
         await pilot.pause()
 
 

@@ -20,6 +20,7 @@ from screens.catalog import SCREENS
 from screens.flags import FlagsScreen
 from screens.modals.confirm import ConfirmScreen, ReasonScreen
 from tests.conftest import demo_profile
+from tests.journeys import waits
 
 SIZE = (160, 48)
 FLAG = "support-answer-rollout"
@@ -30,7 +31,7 @@ def _key(mode: str) -> str:
 
 
 async def settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
+    await waits.settle(pilot, rounds=1)
     await pilot.pause()
 
 

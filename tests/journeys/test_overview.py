@@ -20,6 +20,7 @@ from console.overview import markers as changes
 from console.overview.panels import load_panels
 from screens.app import LlmdeckApp
 from tests.conftest import FIXED_NOW
+from tests.journeys import waits
 
 SIZE = (160, 48)
 CANARY = FIXED_NOW - timedelta(hours=3)
@@ -28,7 +29,7 @@ CANARY = FIXED_NOW - timedelta(hours=3)
 async def settle(pilot: Any) -> None:
     # KPIs first, then the charts mount and load: wait for both rounds.
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        await waits.settle(pilot, rounds=1)
         await pilot.pause()
 
 

@@ -13,6 +13,7 @@ from screens.app import LlmdeckApp
 from screens.diff import DiffScreen
 from screens.requests import RequestsScreen
 from tests.conftest import FIXED_NOW, demo_profile
+from tests.journeys import waits
 
 SIZE = (160, 48)
 
@@ -35,7 +36,7 @@ def test_newest_version_in_traffic(demo_dir: Path) -> None:
 async def test_overview_d_and_l_and_requests_d(demo_copy: Path, frozen_clock: Any) -> None:
     app = LlmdeckApp(Session(demo_profile(demo_copy)))
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.app.workers.wait_for_complete()
+        await waits.settle(pilot, rounds=1)
         await pilot.pause()
         await pilot.press("d")
         await pilot.pause()
@@ -45,14 +46,15 @@ async def test_overview_d_and_l_and_requests_d(demo_copy: Path, frozen_clock: An
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("l")
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, RequestsScreen) and app.screen.filter.since is not None:
-                break
+        await waits.wait_until(
+            pilot,
+            lambda: isinstance(app.screen, RequestsScreen) and app.screen.filter.since is not None,
+            "the Requests screen with the Overview's range",
+        )
         assert isinstance(app.screen, RequestsScreen)
         assert app.screen.filter.until == FIXED_NOW
         assert app.screen.filter.since == FIXED_NOW - timedelta(hours=1)
-        await pilot.app.workers.wait_for_complete()
+        await waits.settle(pilot, rounds=1)
         await pilot.pause()
         await pilot.press("d")  # the selected request's prompt version against its predecessor
         await pilot.pause()

@@ -6,6 +6,7 @@ tests run on a private copy of the demo workspace (``demo_copy``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 import yaml
 from textual.widgets import DataTable, Static
 
+from connectors.errors import BackendUnavailable
 from console.core.session import Session
 from console.diff.compare import compare, unified
 from screens.app import LlmdeckApp
@@ -22,13 +24,14 @@ from screens.navigation import open_diff
 from screens.registry import RegistryScreen
 from screens.widgets.diff_view import DiffView
 from tests.conftest import demo_profile
+from tests.journeys import waits
 
 SIZE = (160, 48)
 
 
 async def settle(pilot: Any) -> None:
     for _ in range(3):  # listing, then the detail it starts
-        await pilot.app.workers.wait_for_complete()
+        await waits.settle(pilot, rounds=1)
         await pilot.pause()
 
 
@@ -54,8 +57,15 @@ async def select_name(pilot: Any, name: str) -> None:
 def test_registry_snapshot(snap_compare: Any, session: Session) -> None:
     async def go(pilot: Any) -> None:
         pilot.app.switch_mode("registry")
-        await settle(pilot)
+        await waits.wait_until(
+            pilot, lambda: waits.table_ready(pilot, "#registry-names"), "registry names"
+        )
         await select_name(pilot, "support-answer")
+        for table in ("#registry-versions", "#registry-history", "#registry-lineage"):
+            await waits.wait_until(pilot, lambda t=table: waits.table_ready(pilot, t), table)
+        await waits.repaint(pilot)
+        shown = pilot.app.export_screenshot()
+        assert "ticket-summary" in shown and "llama-3.1-8b-instruct" in shown  # names whole
 
     assert snap_compare(LlmdeckApp(session), terminal_size=SIZE, run_before=go)
 
@@ -294,3 +304,33 @@ def test_chat_diff_snapshot(snap_compare: Any, session: Session, demo_copy: Path
         await pilot.pause()
 
     assert snap_compare(LlmdeckApp(session), terminal_size=SIZE, run_before=go)
+
+
+async def test_a_failed_worker_is_handled_whatever_the_timing(frozen_clock: Any) -> None:
+    """Defect 13: waiting for a worker that has just failed must not raise.
+
+    The worker below fails while the test is already waiting for it, the timing
+    that raised ``WorkerFailed`` out of ``wait_for_complete`` under load. The app
+    shows the error; the wait must return and the app keep running.
+    """
+    from textual.app import App
+    from textual.worker import WorkerState
+
+    release = asyncio.Event()
+
+    async def fails() -> None:
+        await release.wait()
+        raise BackendUnavailable("MLflow at http://127.0.0.1:9 is unreachable")
+
+    class OneWorker(App[None]):
+        def on_mount(self) -> None:
+            self.worker = self.run_worker(fails(), name="registry", exit_on_error=False)
+
+    app = OneWorker()
+    async with app.run_test() as pilot:
+        waiting = asyncio.ensure_future(waits.settle(pilot))
+        await pilot.pause()
+        release.set()
+        await waiting  # raised WorkerFailed with wait_for_complete()
+        assert app.worker.state == WorkerState.ERROR
+        assert app.is_running

@@ -22,6 +22,7 @@ from screens.replay import CompareScreen, ReplayScreen
 from screens.replay_batch import ReplayBatchScreen
 from tests.conftest import FIXED_NOW, demo_profile
 from tests.fault_server import FaultServer, fault_server
+from tests.journeys import waits
 
 SIZE = (160, 48)
 
@@ -29,7 +30,7 @@ SIZE = (160, 48)
 async def settle(pilot: Any) -> None:
     # A finished worker may start the next one (select requests, then replay them).
     for _ in range(3):
-        await pilot.app.workers.wait_for_complete()
+        await waits.settle(pilot, rounds=1)
         await pilot.pause()
 
 
@@ -114,7 +115,8 @@ def test_replay_ab_snapshot(snap_compare: Any, seeded: Any) -> None:
     async def run(pilot: Any) -> None:
         await settle(pilot)
         await pilot.app.push_screen(CompareScreen("b_v13", "b_v14"))
-        await settle(pilot)
+        await waits.wait_until(pilot, lambda: waits.table_ready(pilot, "#cmp-table"), "A/B rows")
+        await waits.repaint(pilot)
 
     assert snap_compare(LlmdeckApp(session), terminal_size=SIZE, run_before=run)
 
@@ -196,7 +198,10 @@ async def test_batch_run_from_the_screen_and_cancel(
         screen.query_one("#f-concurrency", Input).value = "1"
         sent = server.hits["/slow/v1/chat/completions"]
         await pilot.press("ctrl+s")
-        await pilot.pause(0.5)
+        # Cancel once the first request is in flight (not after a guessed delay).
+        await waits.poll_until(
+            pilot, lambda: server.hits["/slow/v1/chat/completions"] > sent, "the first send"
+        )
         await pilot.press("escape")
         await settle(pilot)
         assert not screen.running

@@ -16,12 +16,13 @@ from console.demo.live import LiveTraffic
 from screens.app import LlmdeckApp
 from screens.modals.help import HelpScreen
 from tests.conftest import FIXED_NOW, demo_profile
+from tests.journeys import waits
 
 SIZE = (160, 48)
 
 
 async def settle(pilot: Any) -> None:
-    await pilot.app.workers.wait_for_complete()
+    await waits.settle(pilot, rounds=1)
     await pilot.pause()
 
 
@@ -107,10 +108,7 @@ async def test_worker_error_becomes_a_notification(demo_session: Session) -> Non
             raise RuntimeError("backend exploded\nsecond line never shown")
 
         app.run_worker(boom, thread=True, exit_on_error=False, name="boom")
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if app._notifications:
-                break
+        await waits.wait_until(pilot, lambda: bool(app._notifications), "the notification")
         messages = [n.message for n in app._notifications]
         assert "backend exploded" in messages
         assert app.is_running  # no crash
@@ -128,3 +126,23 @@ async def test_failing_metrics_marks_the_strip_stale(tmp_path: Path, frozen_cloc
         assert status.startswith("stale since 12:00:00:"), status
         assert "no workspace store here" in status
         assert not app._notifications  # the panel says it; no popup every refresh
+
+
+async def test_below_80x24_says_too_small_and_recovers(demo_session: Session) -> None:
+    """Defect 9: below the stated minimum one clear sentence, not a broken layout."""
+    from textual.geometry import Size
+
+    from screens.widgets.too_small import TooSmallScreen
+
+    app = LlmdeckApp(demo_session)
+    async with app.run_test(size=(40, 10)) as pilot:
+        await waits.wait_until(pilot, lambda: isinstance(app.screen, TooSmallScreen), "the message")
+        message = str(app.screen.query_one("#too-small", Static).render())
+        assert message.startswith("terminal too small (need 80x24, have 40x10)")
+        await pilot.press("3")  # would switch to a screen that cannot fit: ignored
+        assert isinstance(app.screen, TooSmallScreen)
+        await pilot.resize_terminal(100, 30)
+        await waits.wait_until(pilot, lambda: not isinstance(app.screen, TooSmallScreen), "resize")
+        assert app.has_class("-compact")  # 100x30: the compact layout
+        assert app.screen.query_one("#kpi-status", Static)  # the Overview is back
+        assert Size(100, 30) == app.size

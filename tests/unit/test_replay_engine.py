@@ -227,8 +227,13 @@ async def test_batch_cancel_stops_sending(session: Session, server: FaultServer)
     before = server.hits["/slow/v1/chat/completions"]
     report = await r.batch(recs, concurrency=2, progress=lambda p: cancel.set(), cancel=cancel)
     assert report.cancelled
-    assert len(report.results) == 2  # the first two in flight finished; the rest never sent
-    assert server.hits["/slow/v1/chat/completions"] - before <= 4
+    # The first answer cancels. The other request in flight may answer before the
+    # batch notices or be abandoned (the contract: in-flight requests are
+    # abandoned); which one depends on the machine's load (issue 17 defect 15:
+    # `== 2` failed under load), so both are right.
+    assert 1 <= len(report.results) <= 2
+    # What does not depend on timing: nothing beyond the two in flight is sent.
+    assert server.hits["/slow/v1/chat/completions"] - before <= 2
 
 
 async def test_compare_two_prompt_versions(session: Session, server: FaultServer) -> None:
