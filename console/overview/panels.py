@@ -8,7 +8,6 @@ everything the Overview shows, for ``llmdeck metrics --json``.
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,9 +15,9 @@ from typing import Any
 from connectors.base import MetricsSource
 from connectors.errors import ConnectorError
 from connectors.records import MetricSeries
-from console.core.errors import LlmdeckError
 from console.core.session import Session
 from console.core.spans import TimeRange
+from console.overview import series_cache
 
 
 @dataclass(frozen=True)
@@ -73,34 +72,6 @@ class PanelData:
         }
 
 
-_CACHED: weakref.WeakKeyDictionary[Session, MetricsSource] = weakref.WeakKeyDictionary()
-
-
-def metrics_source(session: Session) -> MetricsSource:
-    """The session's metrics connector with the profile's ``panels:`` applied,
-    wrapped in an incremental series cache (one per session).
-
-    Raises LlmdeckError when the profile has none or ``panels`` is invalid.
-    """
-    from console.overview.series_cache import CachedMetrics
-
-    cached = _CACHED.get(session)
-    if cached is not None:
-        return cached
-    metrics = session.metrics()
-    if metrics is None:
-        raise LlmdeckError("no metrics connector in this profile")
-    panels = session.profile.settings.get("panels")
-    if panels:
-        try:
-            metrics.configure_panels(panels)
-        except ValueError as exc:
-            raise LlmdeckError(f"panels: {exc}") from None
-    cached = CachedMetrics(metrics)
-    _CACHED[session] = cached
-    return cached
-
-
 def _label(s: MetricSeries, panel: Panel, group_by: str) -> str:
     if panel.grouped and group_by != "none":
         return str(s.labels.get(group_by, "")) or "(none)"
@@ -131,7 +102,7 @@ def load_panel(
 
 def load_panels(session: Session, rng: TimeRange, group_by: str) -> dict[str, PanelData]:
     """Every panel over ``rng`` ending now. Raises LlmdeckError without a metrics source."""
-    metrics = metrics_source(session)
+    metrics = series_cache.metrics_source(session)
     start, end = rng.window()
     return {p.key: load_panel(metrics, p, start, end, rng.step_s, group_by) for p in PANELS}
 
@@ -143,7 +114,7 @@ def report(session: Session, rng: TimeRange, group_by: str) -> dict[str, Any]:
     from console.overview import budgets, kpis, slo
     from console.overview import markers as changes
 
-    metrics = metrics_source(session)
+    metrics = series_cache.metrics_source(session)
     start, end = rng.window()
     out: dict[str, Any] = {
         "range": rng.name,

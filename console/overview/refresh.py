@@ -11,7 +11,7 @@ from connectors.records import ChangeEvent
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 from console.core.spans import TimeRange
-from console.overview import budgets, panels, slo
+from console.overview import budgets, panels, series_cache, slo
 from console.overview import markers as changes
 from console.overview.panels import PanelData
 
@@ -41,7 +41,7 @@ def load(session: Session, rng: TimeRange, group_by: str) -> OverviewData:
     data.changes = found.events
     data.problems.extend(found.problems)
     data.earlier = changes.latest_before(session, start)
-    metrics = panels.metrics_source(session)
+    metrics = series_cache.metrics_source(session)
     settings = session.profile.settings
     try:
         data.costs = budgets.model_costs(metrics, settings, start, end)

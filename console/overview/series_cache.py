@@ -13,11 +13,14 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import MetricsSource
 from connectors.records import BackendStatus, Kpis, MetricSeries
+from console.core.errors import LlmdeckError
+from console.core.session import Session
 
 COUNTED = frozenset({"requests", "tokens_in", "tokens_out", "cost"})
 LATE_S = 120  # records may land this long after their timestamp (ingest, live demo)
@@ -140,3 +143,29 @@ class CachedMetrics(MetricsSource):
 
 def _dt(ts: int) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
+_CACHED: weakref.WeakKeyDictionary[Session, MetricsSource] = weakref.WeakKeyDictionary()
+
+
+def metrics_source(session: Session) -> MetricsSource:
+    """The session's metrics connector with the profile's ``panels:`` applied,
+    wrapped in an incremental series cache (one per session).
+
+    Raises LlmdeckError when the profile has none or ``panels`` is invalid.
+    """
+    cached = _CACHED.get(session)
+    if cached is not None:
+        return cached
+    metrics = session.metrics()
+    if metrics is None:
+        raise LlmdeckError("no metrics connector in this profile")
+    panels = session.profile.settings.get("panels")
+    if panels:
+        try:
+            metrics.configure_panels(panels)
+        except ValueError as exc:
+            raise LlmdeckError(f"panels: {exc}") from None
+    cached = CachedMetrics(metrics)
+    _CACHED[session] = cached
+    return cached
