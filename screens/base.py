@@ -61,11 +61,20 @@ class DeckScreen(Screen[Any]):
         # the previous screen's frame stays on the terminal until a resize,
         # while this one takes the keys (issue 17, defect 1). Give it its size,
         # once it is composed (a Resize before that sizes nothing).
+        # Again a moment later: a frame painted during switch_mode's update
+        # freeze is dropped, and under load the screen may compose after the
+        # first refresh (seen in tmux: Drift, esc, 3 left the Overview on screen).
         self.call_after_refresh(self._take_app_size)
+        self.set_timer(0.25, self._take_app_size)
+        self.set_timer(1.0, self._take_app_size)
 
     def _take_app_size(self) -> None:
-        if self.is_current and self.outer_size != self.app.size:
+        if not self.is_current:
+            return
+        if self.outer_size != self.app.size:
             self.post_message(events.Resize(self.app.size, self.app.size))
+        else:
+            self.refresh(layout=True)
 
     def compose(self) -> ComposeResult:
         header = DeckHeader(self.session)

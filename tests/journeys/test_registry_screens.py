@@ -280,7 +280,11 @@ async def test_registry_down_is_shown_not_raised(tmp_path: Path, frozen_clock: A
         await settle(pilot)
         status = text_of(app, "#registry-status")
         assert "stale since" in status
-        assert "MLflow at http://127.0.0.1:9 is unreachable (ConnectError)" in status
+        # One error path (connectors/support/http.py): backend, what was read, cause.
+        assert (
+            "MLflow at http://127.0.0.1:9: /registered-models/search: unreachable (ConnectError)"
+            in status
+        )
         open_diff(app, "support-answer", "14")
         await settle(pilot)
         assert "unreachable" in text_of(app, "#diff-title")
