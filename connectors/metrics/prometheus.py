@@ -256,7 +256,11 @@ class PrometheusMetrics(MetricsSource):
         rows = self.query_range(promql, start, end, step_s, what=signal)
         label = self.scheme.labels.get(group_by, "")
         out = []
-        for labels, points in rows:
+        end_s = end.timestamp()
+        for labels, answered in rows:
+            # query_range answers start..end inclusive; the contract is [start, end),
+            # a point per step, like the workspace source (found by the contract suite).
+            points = [(t, v) for t, v in answered if t < end_s]
             if all(math.isnan(v) for _, v in points):
                 continue  # a group with no data in this range
             group = {} if group_by == "none" else {group_by: labels.get(label, "")}

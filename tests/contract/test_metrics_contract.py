@@ -31,13 +31,6 @@ from tests.prom_fixture import AT, PromServer, prom  # noqa: F401  (fixture, res
 STEP_S = 300
 WINDOW = timedelta(hours=1)
 RATES = ("error_rate", "block_rate", "refusal_rate")
-# Contract bugs found by this suite, per implementation: the case is a strict
-# xfail, so fixing the connector turns it into a failure until the line goes.
-END_POINT_BUG = {
-    "prometheus": "query_range answers start..end inclusive, so series() returns one point"
-    " more than the steps of [start, end) (a point stamped at `end`); the workspace source"
-    " and console/overview/series_cache.py read [start, end)",
-}
 
 
 @dataclass
@@ -128,8 +121,6 @@ def test_every_signal_is_one_series_on_the_step_grid(
 def test_a_point_per_step_of_the_window(
     request: pytest.FixtureRequest, h: MetricsHarness, source: MetricsSource, group_by: str
 ) -> None:
-    if source.kind in END_POINT_BUG:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=END_POINT_BUG[source.kind]))
     start, end = _window(h)
     for series in source.series("requests", start, end, STEP_S, group_by=group_by):
         assert [t for t, _ in series.points] == _steps(start, end), series.labels

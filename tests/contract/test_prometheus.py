@@ -78,7 +78,7 @@ def test_series_grouped_by_model(prom: PromServer, scheme: str) -> None:  # noqa
     by_model = {s.labels["model"]: s for s in series}
     assert set(by_model) == {"gpt-4o-mini", "claude-3-5-haiku"}
     assert all(v == pytest.approx(6000) for _, v in by_model["gpt-4o-mini"].points)
-    assert len(by_model["gpt-4o-mini"].points) == 31
+    assert len(by_model["gpt-4o-mini"].points) == 30  # a point per step of [start, end)
 
 
 def test_metrics_json_equals_direct_query(prom: PromServer, tmp_path: Path) -> None:  # noqa: F811
