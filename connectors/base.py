@@ -92,7 +92,8 @@ class MetricsSource(Connector):
     def series(
         self, signal: str, start: datetime, end: datetime, step_s: int, group_by: str = "none"
     ) -> list[MetricSeries]:
-        """One series per group value for ``signal`` (one of SIGNALS), a point per step of [start, end).
+        """One series per group value for ``signal`` (one of SIGNALS), a point per
+        step of [start, end).
 
         Raises ValueError for an unknown signal or grouping, BackendUnavailable,
         QueryError.

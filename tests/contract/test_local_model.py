@@ -146,8 +146,13 @@ def test_status_lines_from_the_runner_files(tmp_path: Path) -> None:
     model = LocalModel(tmp_path, port=_free_port())
     assert model.status().state == "off"
     runner = subprocess.Popen(  # a live process whose command line is a runner's
-        [sys.executable, "-c", "import time; time.sleep(60)", "console.demo.local_model", "run"]
-    )
+        [sys.executable, "-c", "import time; print(flush=True); time.sleep(60)",
+         "console.demo.local_model", "run"],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    # Popen returns before the kernel has the new command line in place (empty in
+    # /proc/PID/cmdline for a moment); a real runner writes its pid file once it runs.
+    assert runner.stdout is not None and runner.stdout.readline() == b"\n"
     (tmp_path / "runner.pid").write_text(str(runner.pid))
     (tmp_path / "status.json").write_text(json.dumps({"phase": "compile", "since": time.time()}))
     (tmp_path / "build.log").write_bytes(b"[ 12%] Building C object\n[ 45%] Building CXX object\n")
@@ -158,6 +163,7 @@ def test_status_lines_from_the_runner_files(tmp_path: Path) -> None:
     assert model.status().line() == f"model build failed: no cmake (see {tmp_path}/build.log)"
     runner.kill()
     runner.wait()
+    runner.stdout.close()
 
 
 def _free_port() -> int:

@@ -9,6 +9,7 @@ three: press ``3`` from the Overview and wait for the Requests header text.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,21 +108,26 @@ async def test_ctrl_p_opens_the_palette(demo_session: Session) -> None:
 
 
 @pytest.mark.parametrize("mode", ["requests", "audit", "flags", "registry", "drift", "replays"])
-async def test_slash_filters_every_table(demo_session: Session, mode: str) -> None:
-    """Defect 8: ``/`` opened a filter on Requests and Audit only."""
-    app = LlmdeckApp(demo_session)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        app.switch_mode(mode)
-        await settle(pilot)
-        assert mode in {s.mode for s in SCREENS}
-        await pilot.press("slash")
-        await pilot.pause()
-        focused = app.screen.focused
-        assert isinstance(focused, Input), f"/ on {mode} focused {focused!r}"
-        assert focused.id in ("requests-quick", "audit-filter") or focused.has_class(
-            "table-filter"
-        ), f"/ on {mode} focused {focused!r}"
+async def test_slash_filters_every_table(demo_copy: Path, frozen_clock: Any, mode: str) -> None:
+    """Defect 8: ``/`` opened a filter on Requests and Audit only. On a private
+    copy: visiting Registry snapshots the models' aliases into the workspace."""
+    session = Session(demo_profile(demo_copy))
+    try:
+        app = LlmdeckApp(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.switch_mode(mode)
+            await settle(pilot)
+            assert mode in {s.mode for s in SCREENS}
+            await pilot.press("slash")
+            await pilot.pause()
+            focused = app.screen.focused
+            assert isinstance(focused, Input), f"/ on {mode} focused {focused!r}"
+            assert focused.id in ("requests-quick", "audit-filter") or focused.has_class(
+                "table-filter"
+            ), f"/ on {mode} focused {focused!r}"
+    finally:
+        session.close()
 
 
 async def test_break_glass_not_offered_when_it_cannot_work(demo_dir: Any) -> None:

@@ -24,8 +24,9 @@ def test_version() -> None:
     assert proc.returncode == 0 and proc.stdout.startswith("llmdeck 0."), proc.stderr
 
 
-def test_global_options_after_the_subcommand(demo_dir: Path) -> None:
-    cfg = str(demo_dir / "llmdeck.yaml")
+def test_global_options_after_the_subcommand(demo_copy: Path) -> None:
+    # A copy: the refused write below is audited (with its reason) in the workspace.
+    cfg = str(demo_copy / "llmdeck.yaml")
     before = llmdeck("--config", cfg, "--profile", "demo-production", "flags", "list", "--json")
     after = llmdeck("flags", "list", "--json", "--config", cfg, "--profile", "demo-production")
     assert after.returncode == 0, after.stderr

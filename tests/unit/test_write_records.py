@@ -19,15 +19,22 @@ from tests.conftest import demo_profile
 FLAG = "support-answer-rollout"
 
 
-def _audit(ws: Path) -> list[tuple[str, str, str]]:
-    """llmdeck's own audit rows (the demo's deploy-bot history left out)."""
+def _last_id(ws: Path) -> int:
+    """The newest audit row's id: the tests look only at the rows after it."""
+    session = Session(demo_profile(ws))
+    try:
+        return int(session.store().execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()[0])
+    finally:
+        session.close()
+
+
+def _audit(ws: Path, after: int) -> list[tuple[str, str, str]]:
+    """The audit rows written after row ``after``, oldest first."""
     session = Session(demo_profile(ws))
     try:
         return (
             session.store()
-            .execute(
-                "SELECT action, outcome, reason FROM audit WHERE who != 'deploy-bot' ORDER BY id"
-            )
+            .execute("SELECT action, outcome, reason FROM audit WHERE id > ? ORDER BY id", (after,))
             .fetchall()
         )
     finally:
@@ -38,9 +45,10 @@ def test_a_failing_dry_run_is_not_audited(
     demo_copy: Path, frozen_clock: datetime, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = ["--config", str(demo_copy / "llmdeck.yaml")]
+    start = _last_id(demo_copy)
     assert main([*cfg, "rollback", "/support/chat", "--reason", "INC-42"]) == 0
     capsys.readouterr()
-    before = _audit(demo_copy)
+    before = _audit(demo_copy, start)
     assert [o for _, o, _ in before] == ["done"]
     # Nothing is left to roll back: the plan cannot be built, and it is a dry run.
     assert main([*cfg, "rollback", "/support/chat", "--dry-run"]) == 2
@@ -48,20 +56,21 @@ def test_a_failing_dry_run_is_not_audited(
     bad = ["flags", "set", FLAG, "--variant", "v13=90", "--variant", "v14=20", "--dry-run"]
     assert main([*cfg, *bad]) == 2
     assert "add up to 110" in capsys.readouterr().err
-    assert _audit(demo_copy) == before
+    assert _audit(demo_copy, start) == before
     # The same failing plan for a real write is still audited as failed.
     assert main([*cfg, "rollback", "/support/chat", "--reason", "again"]) == 2
-    assert _audit(demo_copy)[-1] == ("rollback_route", "failed", "")
+    assert _audit(demo_copy, start)[-1] == ("rollback_route", "failed", "")
 
 
 def test_a_refused_cli_write_keeps_the_reason(
     demo_copy: Path, frozen_clock: datetime, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = ["--config", str(demo_copy / "llmdeck.yaml"), "--profile", "demo-production"]
+    start = _last_id(demo_copy)
     assert main([*cfg, "rollback", "/support/chat", "--reason", "INC-42 refusals"]) == 2
     assert "read-only" in capsys.readouterr().err
     assert main([*cfg, "flags", "set", "kill-support-chat", "on", "--reason", "INC-43"]) == 2
-    assert _audit(demo_copy) == [
+    assert _audit(demo_copy, start) == [
         ("rollback_route", "refused", "INC-42 refusals"),
         ("set_enabled", "refused", "INC-43"),
     ]
@@ -70,6 +79,7 @@ def test_a_refused_cli_write_keeps_the_reason(
 def test_refused_and_cancelled_writes_keep_the_reason_in_the_pipeline(
     demo_copy: Path, frozen_clock: datetime
 ) -> None:
+    start = _last_id(demo_copy)
     writable = Session(demo_profile(demo_copy))
     read_only = Session(demo_profile(demo_copy), read_only=True)
     try:
@@ -84,7 +94,7 @@ def test_refused_and_cancelled_writes_keep_the_reason_in_the_pipeline(
         writable.close()
         read_only.close()
     assert (cancelled.status, refused.status, early.status) == ("cancelled", "refused", "refused")
-    assert [r for _, _, r in _audit(demo_copy)] == ["not yet", "INC-44", "INC-45"]
+    assert [r for _, _, r in _audit(demo_copy, start)] == ["not yet", "INC-44", "INC-45"]
 
 
 def test_flags_list_json_shows_the_screens_last_change(
