@@ -150,7 +150,7 @@ def test_status_lines_from_the_runner_files(tmp_path: Path) -> None:
          "console.demo.local_model", "run"],
         stdout=subprocess.PIPE,
     )  # fmt: skip
-    # Popen returns before the kernel has the new command line in place (empty in
+    # Popen can return before the kernel has the new command line in place (empty in
     # /proc/PID/cmdline for a moment); a real runner writes its pid file once it runs.
     assert runner.stdout is not None and runner.stdout.readline() == b"\n"
     (tmp_path / "runner.pid").write_text(str(runner.pid))
