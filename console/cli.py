@@ -12,30 +12,21 @@ import argparse
 import importlib
 import importlib.metadata
 import os
+import pkgutil
 import sys
 from collections.abc import Sequence
 
 from connectors.errors import ConnectorError
 from console.core.errors import LlmdeckError
 
-# Imported on demand by name, so `llmdeck --help` and the start of the console
-# pay only for the command that runs.
-COMMANDS = (
-    "ui",
-    "demo",
-    "doctor",
-    "secrets",
-    "registry",
-    "diff",
-    "overview",  # `llmdeck metrics`: the Overview's figures
-    "drift",
-    "ingest",
-    "requests",
-    "flags",
-    "rollback",
-    "audit",
-    "replay",
-)
+
+def command_modules() -> list[str]:
+    """Every subcommand module in ``console/commands`` (a new command is just its
+    file), ``ui`` first: it is the default. Listed without importing them."""
+    from console import commands
+
+    names = [m.name for m in pkgutil.iter_modules(commands.__path__) if m.name != "common"]
+    return sorted(names, key=lambda name: (name != "ui", name))
 
 
 def _global_options(p: argparse.ArgumentParser, default: object) -> None:
@@ -81,7 +72,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"llmdeck {version()}")
     _global_options(p, None)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in command_modules():
         importlib.import_module(f"console.commands.{name}").register(sub)
     # kubectl and git habits: `llmdeck flags list --profile prod` works too. SUPPRESS
     # keeps a subcommand from resetting what was given before it.
