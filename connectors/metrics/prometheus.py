@@ -260,7 +260,7 @@ class PrometheusMetrics(MetricsSource):
         for labels, answered in rows:
             # query_range answers start..end inclusive; the contract is [start, end),
             # a point per step, like the workspace source (found by the contract suite).
-            points = [(t, v) for t, v in answered if t < end_s]
+            points = tuple((t, v) for t, v in answered if t < end_s)
             if all(math.isnan(v) for _, v in points):
                 continue  # a group with no data in this range
             group = {} if group_by == "none" else {group_by: labels.get(label, "")}
