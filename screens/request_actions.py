@@ -28,6 +28,9 @@ class RequestAction:
     key: str
     description: str
     target: str
+    # A key of console.core.readonly.LOCAL_WRITES: not offered under --read-only
+    # (k9s habit, like write keys on a read-only profile), refused there anyway.
+    local_write: str = ""
 
     def load(self) -> Callable[[Any, RequestRecord], None] | None:
         module, _, fn = self.target.partition(":")
@@ -38,7 +41,7 @@ class RequestAction:
 
 
 REQUEST_ACTIONS: tuple[RequestAction, ...] = (
-    RequestAction("replay", "r", "Replay", "screens.replay:replay_request"),
+    RequestAction("replay", "r", "Replay", "screens.replay:replay_request", local_write="replay"),
     RequestAction("diff", "d", "Diff version", "screens.diff:diff_request_version"),
     RequestAction("copy_id", "y", "Copy id", "screens.requests:copy_request_id"),
 )
@@ -47,6 +50,20 @@ REQUEST_ACTIONS: tuple[RequestAction, ...] = (
 def bindings() -> list[Binding]:
     """Key bindings for every registered action (``request_action('<name>')``)."""
     return [Binding(a.key, f"request_action('{a.name}')", a.description) for a in REQUEST_ACTIONS]
+
+
+def offered(name: str, session: Any) -> bool:
+    """Whether action ``name`` is offered (its key shown and bound) to ``session``:
+    not a local write under --read-only (``Session.forced_read_only``)."""
+    action = find(name)
+    return not (action is not None and action.local_write and session.forced_read_only)
+
+
+def check(screen: Any, action: str, parameters: tuple[object, ...]) -> bool:
+    """A screen's ``check_action`` for the request actions it binds."""
+    if action == "request_action" and parameters:
+        return offered(str(parameters[0]), screen.session)
+    return True
 
 
 def find(name: str) -> RequestAction | None:

@@ -98,5 +98,9 @@ class RequestDetailScreen(DeckScreen):
         label = "JSON" if kind == "json" else "curl command"
         self.notify(f"Copied as {label}; also saved to {path}", title="Copied")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Replay is not offered under --read-only (it would be refused).
+        return request_actions.check(self, action, parameters)
+
     def action_request_action(self, name: str) -> None:
         request_actions.run(name, self, self.record)

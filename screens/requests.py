@@ -318,5 +318,9 @@ class RequestsScreen(DeckScreen):
         self.action_close_filter()
         self.set_filter(flt)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Replay is not offered under --read-only (it would be refused).
+        return request_actions.check(self, action, parameters)
+
     def action_request_action(self, name: str) -> None:
         request_actions.run(name, self, self.selected())

@@ -194,6 +194,7 @@ _TEXT_FIELDS = (
     "prompt_hash",
     "output_hash",
 )
+_JSON_FIELDS = ("params", "variables", "messages", "retrieval", "tools", "safety")
 
 
 def check_record(rec: Any) -> None:
@@ -201,8 +202,10 @@ def check_record(rec: Any) -> None:
 
     Raises BadRecord naming the field: a negative or out-of-range count, a
     negative cost or duration, a time outside [MIN_YEAR, MAX_YEAR), or a NUL
-    character in a text field (SQLite functions such as ``json_each`` cut
-    text at NUL, so two different ids could collide once stored).
+    character in a text field or anywhere inside a JSON field (message
+    content, params: SQLite functions such as ``json_each`` cut text at NUL,
+    so two different ids could collide once stored, and a nested NUL would be
+    stored escaped, not as sent).
     """
     for key in ("tokens_in", "tokens_out"):
         value = getattr(rec, key)
@@ -224,3 +227,23 @@ def check_record(rec: Any) -> None:
         value = getattr(rec, key)
         if isinstance(value, str) and "\x00" in value:
             raise BadRecord(f"{key}: contains a NUL character")
+    for key in _JSON_FIELDS:
+        if _has_nul(getattr(rec, key)):
+            raise BadRecord(f"{key}: contains a NUL character")
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a NUL is in any string (key or value) of a JSON-shaped value.
+    Iterative: a value nested hundreds deep is refused later, not here."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str):
+            if "\x00" in v:
+                return True
+        elif isinstance(v, Mapping):
+            todo.extend(v.keys())
+            todo.extend(v.values())
+        elif isinstance(v, list | tuple):
+            todo.extend(v)
+    return False

@@ -9,6 +9,7 @@ judged: traffic volume (and cost, which follows it) goes both ways and stays ``o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
@@ -100,6 +101,19 @@ def load_frame(session: Session, rng: TimeRange) -> KpiFrame:
     return KpiFrame(k, baseline, states)
 
 
+def invalid_rate(v: float | None) -> str:
+    """Why ``v`` cannot be a rate (a fraction in [0, 1]); empty when it can. A
+    backend's PromQL or a bad exporter can answer 130% or -5%: that is shown as
+    invalid with this reason, never as a figure."""
+    if v is None:
+        return ""
+    if math.isnan(v):
+        return "backend answered NaN: not a rate"
+    if 0.0 <= v <= 1.0:
+        return ""
+    return f"backend answered {v * 100:.4g}%: not a rate"
+
+
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.1f}%"
 
@@ -168,6 +182,12 @@ def cards(k: Kpis | KpiFrame) -> list[KpiCard]:
     out = []
     for c in plain:
         base = None if b is None else getattr(b, c.key)
+        if c.key in RATE_KEYS:
+            if invalid_rate(base):
+                base = None  # a baseline that is not a rate judges nothing
+            if reason := invalid_rate(c.value):
+                out.append(KpiCard(c.key, c.label, "invalid", None, "bad", reason))
+                continue
         severity, why = judge(c.key, c.value, base, frame.slos)
         out.append(KpiCard(c.key, c.label, c.text, c.value, severity, why, c.estimate))
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import MetricsSource
@@ -18,6 +18,7 @@ from connectors.records import MetricSeries
 from console.core.session import Session
 from console.core.spans import TimeRange
 from console.overview import series_cache
+from console.overview.kpis import RATE_KEYS, invalid_rate
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,15 @@ def _label(s: MetricSeries, panel: Panel, group_by: str) -> str:
     return s.name
 
 
+def _check_rates(signal: str, s: MetricSeries) -> None:
+    """Raise ValueError naming the signal when a point of a rate series is outside
+    [0, 1]: the panel shows why instead of a line at 130%. NaN is a gap, not a value."""
+    for t, v in s.points:
+        if not math.isnan(v) and (reason := invalid_rate(v)):
+            at = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+            raise ValueError(f"{signal}: {reason} (at {at})")
+
+
 def load_panel(
     metrics: MetricsSource,
     panel: Panel,
@@ -92,6 +102,8 @@ def load_panel(
     try:
         for signal in panel.signals:
             for s in metrics.series(signal, start, end, step_s, group):
+                if signal in RATE_KEYS:
+                    _check_rates(signal, s)
                 lines.append(Line(_label(s, panel, group), s.points))
     except (ConnectorError, ValueError) as exc:
         return PanelData(

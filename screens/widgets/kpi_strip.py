@@ -55,5 +55,7 @@ def _label(card: KpiCard) -> str:
     """The label, with the short reason of a warn or bad: "refusals 1.7x", "SLO"."""
     if card.severity == "ok" or not card.why:
         return card.label
+    if card.why.endswith("not a rate"):  # kpis.invalid_rate: the figure is not shown
+        return f"{card.label}: not a rate"
     short = "SLO" if card.why.startswith("SLO") else card.why.split()[0]
     return f"{card.label} {short}"

@@ -221,3 +221,34 @@ async def test_requests_first_frame_shows_header_and_rows(demo_session: Session)
         await waits.wait_until(
             pilot, lambda: "profile demo" in app.export_screenshot(), "the header", timeout=15
         )
+
+
+@pytest.mark.parametrize("forced", [False, True], ids=["read-write", "--read-only"])
+async def test_replay_not_offered_under_forced_read_only(demo_dir: Path, forced: bool) -> None:
+    """Issue 14, defect 12: --read-only refuses a replay, so Requests and the
+    request detail do not offer ``r`` (k9s habit: unusable actions are removed);
+    without it they do, and the other request actions stay either way."""
+    session = Session(demo_profile(demo_dir), read_only=True if forced else None)
+    assert session.forced_read_only is forced
+    try:
+        app = RequestsApp(session)
+        async with app.run_test(size=SIZE) as pilot:
+            await to_requests(pilot)
+
+            def offered() -> set[str]:
+                return {b.binding.description for b in app.active_bindings.values()}
+
+            assert isinstance(app.screen, RequestsScreen)
+            assert ("Replay" in offered()) is not forced
+            assert {"Diff version", "Copy id"} <= offered()
+            rec = app.screen.selected()
+            assert rec is not None
+            await app.push_screen(RequestDetailScreen(rec))
+            await settle(pilot)
+            assert isinstance(app.screen, RequestDetailScreen)
+            assert ("Replay" in offered()) is not forced
+            assert {"Diff version", "Copy id"} <= offered()
+            footer = " ".join(str(w.render()) for w in app.screen.query("FooterKey"))
+            assert ("Replay" in footer) is not forced
+    finally:
+        session.close()

@@ -180,3 +180,27 @@ def test_truncated_gzip_otlp_is_a_problem_not_a_crash(
             [(str(path), 0)],
         )
     ]
+
+
+def test_nul_inside_nested_json_is_reported_and_skipped(
+    tmp_path: Path, store: sqlite3.Connection
+) -> None:
+    # A NUL deep in message content or params would be stored escaped, not as
+    # sent: reported by field and skipped like a NUL in a top-level string.
+    path = tmp_path / "nul.jsonl"
+    path.write_bytes(
+        rec(1)
+        + rec(2, messages=[{"role": "user", "content": [{"type": "text", "text": "a\x00b"}]}])
+        + rec(3, params={"stop": ["x", "\x00"]})
+        + rec(4, params={"k\x00": 1})  # in a key too
+        + rec(5, messages=[{"role": "user", "content": "no nul, only the text \\u0000"}])
+    )
+    report = run(store, path)
+    groups = {reason: [n for _, n in g.first] for reason, g in report.problems.items()}
+    assert groups == {
+        "messages: contains a NUL character": [2],
+        "params: contains a NUL character": [3, 4],
+    }
+    assert ids(store) == ["r-1", "r-5"]
+    stored = store.execute("SELECT messages FROM requests WHERE request_id = 'r-5'").fetchone()
+    assert "\\\\u0000" in stored[0]  # the literal backslash text is kept as sent
