@@ -93,6 +93,7 @@ def test_oncall_journey_end_to_end(deck: Deck) -> None:
     pane.wait_for("req_")
     pane.send("f")  # refusals only
     pane.wait_for(re.compile(r"filter: refusal.*\n(.*\n)*.*req_\w+ .*refusal"))
+    pane.wait_for(" loaded, ")  # the filtered page is in: Enter opens one of its rows
     pane.send("Enter")
     screen = pane.wait_for("REFUSAL")
     assert "support-answer@v14" in screen
@@ -133,7 +134,8 @@ def test_oncall_replays_a_refusal_on_the_local_model(
     pane.send("3")
     pane.wait_for(header("Requests"), timeout=20)
     pane.send("f")
-    pane.wait_for(re.compile(r"req_\w+ .*refusal"))
+    pane.wait_for(re.compile(r"filter: refusal.*\n(.*\n)*.*req_\w+ .*refusal"))
+    pane.wait_for(" loaded, ")  # the filtered page is in: Enter opens one of its rows
     pane.send("Enter")
     pane.wait_for("REFUSAL")
     pane.send("r")
