@@ -115,3 +115,12 @@ def apply(app: App[Any], size: Size) -> None:
             app.push_screen(TooSmallScreen(size))
     elif covering and app.screen is covering[-1]:
         app.pop_screen()
+        # The class changed while the message covered the screen below, whose
+        # styles Textual does not recompute on resume: it kept the compact
+        # layout after 40x10 -> 160x48 (seen in tmux). Restyle it now.
+        app.call_after_refresh(_restyle, app)
+
+
+def _restyle(app: App[Any]) -> None:
+    app.screen.update_node_styles(animate=False)
+    app.screen.refresh(layout=True)

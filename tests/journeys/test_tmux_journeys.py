@@ -238,6 +238,9 @@ def test_40x10_says_terminal_too_small_and_recovers(deck: Deck) -> None:
     pane.wait_for(KPIS_LOADED)
     screen = pane.wait_for(header("Overview"))
     assert "terminal too small" not in screen
+    # The wide layout is back (KPI cards as boxes), not the compact one the
+    # screen kept when its classes changed under the message.
+    pane.wait_for(re.compile(r"\A.*\n ╭─+╮╭"))
 
 
 # -- bad input ----------------------------------------------------------------------
