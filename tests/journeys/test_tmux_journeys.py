@@ -94,8 +94,7 @@ def test_oncall_journey_end_to_end(deck: Deck) -> None:
     pane.send("f")  # refusals only
     pane.wait_for(re.compile(r"filter: refusal.*\n(.*\n)*.*req_\w+ .*refusal"))
     pane.wait_for(" loaded, ")  # the filtered page is in: Enter opens one of its rows
-    pane.send("Enter")
-    screen = pane.wait_for("REFUSAL")
+    screen = pane.open_selected("REFUSAL")
     assert "support-answer@v14" in screen
     pane.send("Escape")
     pane.wait_for(header("Requests"))
@@ -136,8 +135,7 @@ def test_oncall_replays_a_refusal_on_the_local_model(
     pane.send("f")
     pane.wait_for(re.compile(r"filter: refusal.*\n(.*\n)*.*req_\w+ .*refusal"))
     pane.wait_for(" loaded, ")  # the filtered page is in: Enter opens one of its rows
-    pane.send("Enter")
-    pane.wait_for("REFUSAL")
+    pane.open_selected("REFUSAL")
     pane.send("r")
     screen = pane.wait_for(re.compile(r"identical|similar|different"), timeout=120)
     assert "smollm2" in screen
