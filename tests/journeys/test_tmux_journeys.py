@@ -231,14 +231,16 @@ def test_40x10_says_terminal_too_small_and_recovers(deck: Deck) -> None:
     pane = deck(size=(40, 10))
     screen = pane.wait_for("terminal too small")
     assert "need 80x24" in screen.replace("\n", " ")
-    pane.send("1", "3", ":")  # keys that would draw a screen that cannot fit do nothing
+    # Keys typed while too small are swallowed: the Pilot test
+    # (test_below_80x24_says_too_small_and_recovers) checks that deterministically;
+    # here a key can reach the program after the resize below (seen in CI).
     pane.resize(160, 48)
     pane.wait_for(KPIS_LOADED)
     screen = pane.wait_for(header("Overview"))
     assert "terminal too small" not in screen
     # The wide layout is back (KPI cards as boxes), not the compact one the
     # screen kept when its classes changed under the message.
-    pane.wait_for(re.compile(r"\A.*\n ╭─+╮╭"))
+    pane.wait_for(re.compile(r"\A.*\n ╭─+╮\s*╭"))
 
 
 # -- bad input ----------------------------------------------------------------------
