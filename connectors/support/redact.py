@@ -147,21 +147,16 @@ def _path(path: str) -> str:
 def _redact_url_keep_query(url: str) -> str:
     """A URL found in free text: userinfo dropped, token-like path segments masked,
     credential query values masked (other parameters kept: they explain the error)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return MASK
-    if port:
-        host += f":{port}"
-    query = _QUERY.sub(rf"\1{MASK}", "?" + parts.query)[1:] if parts.query else ""
-    return urlunsplit((parts.scheme, host, _path(parts.path), query, ""))
+    return _rebuilt(url, keep_query=True)
 
 
 def redact_url(url: str) -> str:
     """``url`` without user, password, query or fragment, and with token-like path
     segments masked: safe to show and to copy into an exported command."""
+    return _rebuilt(url, keep_query=False)
+
+
+def _rebuilt(url: str, *, keep_query: bool) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -170,4 +165,7 @@ def redact_url(url: str) -> str:
         return MASK
     if port:
         host += f":{port}"
-    return urlunsplit((parts.scheme, host, _path(parts.path), "", ""))
+    query = ""
+    if keep_query and parts.query:
+        query = _QUERY.sub(rf"\1{MASK}", "?" + parts.query)[1:]
+    return urlunsplit((parts.scheme, host, _path(parts.path), query, ""))
