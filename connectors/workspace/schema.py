@@ -207,7 +207,46 @@ def _v2(db: Database) -> None:
         db.table("requests").create_index([col], if_not_exists=True)
 
 
-MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2)
+def _v3(db: Database) -> None:
+    # Alerts and incidents live beside the audit log: the postmortem reads
+    # alert onsets, actions and notes from one store, whoever ran the console.
+    db.table("alerts").create(
+        {
+            "key": str,  # stable id of the rule and scope: slo:/support/chat:refusal_rate
+            "kind": str,  # slo, budget, drift, absent
+            "severity": str,  # page, ticket
+            "state": str,  # pending, firing, resolved
+            "title": str,
+            "labels": str,  # JSON: route, prompt, version, tenant, signal
+            "onset": int,  # ms: when the condition started to hold
+            "ended": int,  # ms: when it stopped (resolved), else null
+            "updated": int,
+            "detail": str,  # JSON: burn rates per window, observed, objective
+            "acked_by": str,
+            "acked_at": int,
+            "silenced_until": int,
+        },
+        pk="key",
+    )
+    db.table("alert_events").create(
+        {"id": int, "ts": int, "key": str, "event": str, "severity": str, "title": str,
+         "detail": str},
+        pk="id",
+    )
+    db.table("alert_events").create_index(["ts"])
+    db.table("incidents").create(
+        {"id": int, "opened": int, "closed": int, "title": str, "severity": str, "who": str,
+         "profile": str},
+        pk="id",
+    )
+    db.table("incident_notes").create(
+        {"id": int, "incident_id": int, "ts": int, "who": str, "text": str},
+        pk="id",
+    )
+    db.table("incident_notes").create_index(["incident_id", "ts"])
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

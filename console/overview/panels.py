@@ -124,7 +124,7 @@ def report(session: Session, rng: TimeRange, group_by: str) -> dict[str, Any]:
     from dataclasses import asdict
 
     from console.overview import budgets, kpis, slo
-    from console.overview import markers as changes
+    from console.changelog import markers as changes
 
     metrics = series_cache.metrics_source(session)
     start, end = rng.window()

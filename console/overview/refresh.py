@@ -12,7 +12,7 @@ from console.core.errors import LlmdeckError
 from console.core.session import Session
 from console.core.spans import TimeRange
 from console.overview import budgets, panels, series_cache, slo
-from console.overview import markers as changes
+from console.changelog import markers as changes
 from console.overview.panels import PanelData
 
 

@@ -16,7 +16,7 @@ from textual.widgets import Static
 from console.core.session import Session
 from console.core.spans import RANGES
 from console.overview import budgets, slo
-from console.overview import markers as changes
+from console.changelog import markers as changes
 from console.overview.panels import load_panels
 from screens.app import LlmdeckApp
 from tests.conftest import FIXED_NOW

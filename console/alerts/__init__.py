@@ -1,0 +1,1 @@
+"""Alerts: SLO burn rates, budgets, drift and absence, with their lifecycle and suspects."""

@@ -1,0 +1,1 @@
+"""What changed, when and by whom: the change markers the charts, alerts and incidents share."""

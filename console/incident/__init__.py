@@ -1,0 +1,1 @@
+"""The incident record: its timeline, notes and the postmortem export."""
