@@ -49,6 +49,7 @@ PROFILE_KEYS = {
     "tenants": "display names for the hashed tenant ids (hash: name)",
     "slos": "per-route behaviour objectives",
     "drift": "drift thresholds",
+    "alerts": "when a silent signal is absent (absent_after, absent_lookback)",
     "replay": "replay budgets in dollars (per_replay, per_batch) and similar_threshold",
     "user": "who the audit log names (default: the login name)",
     **{cap: f"the {cap.replace('_', ' ')} connector" for cap in discovery.CAPABILITIES},
