@@ -332,25 +332,33 @@ class PrometheusMetrics(MetricsSource):
     def kpis(self, start: datetime, end: datetime) -> Kpis:
         # A window with no samples (the scrape died, the gateway stopped) answers
         # an empty vector: that is no data, zero requests, like the workspace's
-        # empty window, not a failure of the whole strip. The console says since
-        # when (``newest``).
-        def value(signal: str) -> float | None:
-            return self.instant(signal, start, end, empty_ok=True)
+        # empty window, not a failure of the whole strip (the console says since
+        # when, from ``newest``). A query the server rejects or answers wrongly
+        # fails its own figure only; a server that does not answer fails all.
+        errors: dict[str, str] = {}
+
+        def value(signal: str, field: str) -> float | None:
+            try:
+                return self.instant(signal, start, end, empty_ok=True)
+            except (QueryError, InvalidResponse) as exc:
+                errors[field] = _one_line(str(exc))
+                return None
 
         minutes = max((end - start).total_seconds() / 60, 1e-9)
-        per_min = value("requests") or 0.0
+        per_min = value("requests", "requests_per_min") or 0.0
         return Kpis(
             start=start,
             end=end,
             requests=round(per_min * minutes),
             requests_per_min=per_min,
-            tokens_in_per_min=value("tokens_in") or 0.0,
-            tokens_out_per_min=value("tokens_out") or 0.0,
-            cost_per_hour=value("cost") or 0.0,
-            latency_p95_ms=value("latency_p95"),
-            error_rate=value("error_rate"),
-            block_rate=value("block_rate"),
-            refusal_rate=value("refusal_rate"),
+            tokens_in_per_min=value("tokens_in", "tokens_in_per_min") or 0.0,
+            tokens_out_per_min=value("tokens_out", "tokens_out_per_min") or 0.0,
+            cost_per_hour=value("cost", "cost_per_hour") or 0.0,
+            latency_p95_ms=value("latency_p95", "latency_p95_ms"),
+            error_rate=value("error_rate", "error_rate"),
+            block_rate=value("block_rate", "block_rate"),
+            refusal_rate=value("refusal_rate", "refusal_rate"),
+            errors=errors,
         )
 
 

@@ -204,6 +204,9 @@ def cards(k: Kpis | KpiFrame) -> list[KpiCard]:
     ]
     out = []
     for c in plain:
+        if failed := k.errors.get(c.key):
+            out.append(KpiCard(c.key, c.label, "error", None, "bad", f"backend error: {failed}"))
+            continue
         since = frame.fresh.empty_since(CARD_SIGNALS[c.key], k.start) if frame.fresh else None
         if since is not None:
             text = no_data_text(since, k.end)

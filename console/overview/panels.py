@@ -23,7 +23,7 @@ from console.core.errors import LlmdeckError
 from console.core.session import Session
 from console.core.spans import TimeRange
 from console.overview import freshness, series_cache
-from console.overview.kpis import RATE_KEYS, invalid_rate
+from console.overview.kpis import RATE_KEYS, KpiCard, invalid_rate
 
 
 @dataclass(frozen=True)
@@ -238,16 +238,10 @@ def report(session: Session, rng: TimeRange, group_by: str) -> dict[str, Any]:
         out["kpi_severity"] = {
             c.key: {"severity": c.severity, "why": c.why, "estimate": c.estimate} for c in judged
         }
-        out["kpi_status"] = {
-            c.key: {
-                "status": "ok" if c.since is None else "no_data",
-                "problem": None if c.since is None else c.text,
-            }
-            for c in judged
-        }
-        quiet = [c for c in judged if c.since is not None]
-        if quiet:
-            partial.append(f"kpis: {quiet[0].text} ({', '.join(c.key for c in quiet)})")
+        out["kpi_status"] = {c.key: _card_status(c) for c in judged}
+        for c in judged:
+            if (problem := out["kpi_status"][c.key]["problem"]) is not None:
+                partial.append(f"kpi {c.key}: {problem}")
     loaded = {
         p.key: load_panel(metrics, p, start, end, rng.step_s, group_by, fresh) for p in PANELS
     }
@@ -280,6 +274,14 @@ def report(session: Session, rng: TimeRange, group_by: str) -> dict[str, Any]:
     ]
     out["slos"] = [s.to_dict() for s in _guard(out, lambda: slo.evaluate(metrics, settings, end))]
     return out
+
+
+def _card_status(card: KpiCard) -> dict[str, str | None]:
+    if card.text == "error":
+        return {"status": "error", "problem": card.why}
+    if card.since is not None:
+        return {"status": "no_data", "problem": card.text}
+    return {"status": "ok", "problem": None}
 
 
 def _guard(out: dict[str, Any], fn: Any) -> list[Any]:

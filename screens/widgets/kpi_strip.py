@@ -53,5 +53,7 @@ def _label(card: KpiCard) -> str:
         return card.label
     if card.why.endswith("not a rate"):  # kpis.invalid_rate: the figure is not shown
         return f"{card.label}: not a rate"
+    if card.why.startswith("backend error"):  # its own query failed (tooltip: why)
+        return card.label
     short = "SLO" if card.why.startswith("SLO") else card.why.split()[0]
     return f"{card.label} {short}"

@@ -201,9 +201,7 @@ def test_bad_alert_settings_name_file_line_and_key(
 
 
 def test_alert_settings_from_the_profile(tmp_path: Path) -> None:
-    cfg = traffic.workspace(
-        tmp_path / "ws", {}, alerts="{absent_after: 30m, absent_lookback: 3d}"
-    )
+    cfg = traffic.workspace(tmp_path / "ws", {}, alerts="{absent_after: 30m, absent_lookback: 3d}")
     got = AbsenceSettings.from_settings(load_config(cfg).profile("w").settings)
     assert got == AbsenceSettings(timedelta(minutes=30), timedelta(days=3))
     assert AbsenceSettings.from_settings({}) == AbsenceSettings(
