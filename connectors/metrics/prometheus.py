@@ -38,6 +38,17 @@ from connectors.support.redact import redact_url, remember
 NICE_STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
 MAX_POINTS = 240
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The signals the KPI strip reads.
+KPI_SIGNALS = (
+    "requests",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "latency_p95",
+    "error_rate",
+    "block_rate",
+    "refusal_rate",
+)
 # Resolution of ``newest``: the subquery step, seconds (a day is 1,440 steps).
 NEWEST_STEP_S = 60
 
@@ -334,19 +345,22 @@ class PrometheusMetrics(MetricsSource):
         # an empty vector: that is no data, zero requests, like the workspace's
         # empty window, not a failure of the whole strip (the console says since
         # when, from ``newest``). A query the server rejects or answers wrongly
-        # fails its own figure only; a server that does not answer fails all.
+        # fails its own figure only; a server that does not answer, or rejects
+        # every query (a login page in front of it), fails them all.
         errors: dict[str, str] = {}
+        first: list[ConnectorError] = []
 
         def value(signal: str, field: str) -> float | None:
             try:
                 return self.instant(signal, start, end, empty_ok=True)
             except (QueryError, InvalidResponse) as exc:
                 errors[field] = _one_line(str(exc))
+                first.append(exc)
                 return None
 
         minutes = max((end - start).total_seconds() / 60, 1e-9)
         per_min = value("requests", "requests_per_min") or 0.0
-        return Kpis(
+        kpis = Kpis(
             start=start,
             end=end,
             requests=round(per_min * minutes),
@@ -360,6 +374,10 @@ class PrometheusMetrics(MetricsSource):
             refusal_rate=value("refusal_rate", "refusal_rate"),
             errors=errors,
         )
+        offered = sum(1 for sig in KPI_SIGNALS if sig in self.scheme.signals)
+        if first and len(errors) >= offered:
+            raise first[0]
+        return kpis
 
 
 def _scheme(name: str, panels: Mapping[str, str] | None) -> Scheme:

@@ -171,10 +171,11 @@ class Chart(Vertical):
 
     def set_absent(self, text: str) -> None:
         """Say in the title that the data stopped ("" while it flows): a silent
-        signal must not read as a quiet one."""
+        signal must not read as a quiet one. First, so a narrow chart that cuts
+        its title keeps it."""
         if text != self._absent:
             self._absent = text
-            shown = f"{self.title} · {text}" if text else self.title
+            shown = f"{text} · {self.title}" if text else self.title
             self.query_one(".chart-title", Static).update(shown, layout=False)
             self.set_class(bool(text), "-absent")
 
