@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -98,8 +99,6 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromServer]:
     """Our own Prometheus over that history (no scrapes: nothing live)."""
     tool = promtool()
     for binary in ("prometheus", "prometheus-pushgateway"):
-        import shutil
-
         if not shutil.which(binary):
             _missing(f"{binary} not found", "apt-get install -y prometheus prometheus-pushgateway")
     root = tmp_path_factory.mktemp("prom-absence")
@@ -185,11 +184,10 @@ def test_whole_stream_gone_pages(prom: PromServer) -> None:
         ("absent:tokens_in", "ticket"),
     ]
     page = alerts[0]
-    assert (
-        page.title
-        == f"no data since {since_text(page.onset - timedelta(minutes=10), AT_GONE)} for requests"
-    )  # type: ignore[operator]
-    assert within_a_minute(page.onset - timedelta(minutes=10), T0)  # type: ignore[operator]
+    assert page.onset is not None
+    stopped = page.onset - timedelta(minutes=10)
+    assert within_a_minute(stopped, T0)
+    assert page.title == f"no data since {since_text(stopped, AT_GONE)} for requests"
     assert "routes /a" in page.detail and "latency_p99" in page.detail
 
 
