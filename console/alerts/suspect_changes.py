@@ -17,7 +17,7 @@ scope's requests it touched), what to diff, and the ``Change`` that undoes it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +49,9 @@ EDGE = timedelta(minutes=5)
 # A flag change in the backend's own log this close to a history snapshot of
 # the same flag is that snapshot (llmdeck wrote both).
 SAME_CHANGE = timedelta(minutes=2)
+# A sampled value's first request is later than its real first by up to the
+# sampling interval (seconds at the volumes sampling is used for).
+SAMPLE_SLACK = timedelta(minutes=10)
 NO_UNDO = {
     "digest": "the model's digest changed at its provider or serving stack",
     "fingerprint": "the provider changed its system fingerprint",
@@ -310,18 +313,35 @@ def first_seen(cells: Sequence[Cell], dims: Sequence[str]) -> dict[tuple[str, ..
     return out
 
 
+def fresh_values(
+    sample: Mapping[str, Mapping[str, int]],
+    seen: Callable[[str, str], bool],
+    window_start: datetime,
+    until: datetime,
+) -> dict[str, set[str]]:
+    """The sampled values of non-rollup dimensions that are new: first sampled
+    past ``EDGE`` into the window, by ``until`` (with the slack of a sample's
+    first request being later than the real first), and not ``seen(dim, value)``
+    in the look-back."""
+    lo, hi = ts_ms(window_start + EDGE), ts_ms(until + SAMPLE_SLACK)
+    return {
+        dim: {v for v, first in values.items() if lo <= first <= hi and not seen(dim, v)}
+        for dim, values in sample.items()
+    }
+
+
 def from_traffic(
     cells: Sequence[Cell],
     ctx: Context,
     served: set[tuple[str, str, str]],
-    seen: Any,
+    fresh: Mapping[str, Collection[str]],
     window_start: datetime,
 ) -> list[Candidate]:
     """Values that entered the scope's traffic in [ctx.start, ctx.end].
 
     ``served`` holds the (prompt, version, model) of the look-back (rollups);
-    ``seen(dim, value)`` asks the look-back about one value of a non-rollup
-    dimension (only for values first seen past ``EDGE`` into the window).
+    ``fresh`` the new values of the other dimensions (``fresh_values``), whose
+    first request the cells then tell exactly.
     """
     lo, hi, edge = ts_ms(ctx.start), ts_ms(ctx.end), ts_ms(window_start + EDGE)
     out: list[Candidate] = []
@@ -368,8 +388,10 @@ def from_traffic(
         ("policy", "policy", "safety policy"),
         ("snapshot", "index", "retrieval index"),
     ):
-        for (value,), ms in first_seen(cells, (dim,)).items():
-            if not lo <= ms <= hi or ms < edge or seen(dim, value):
+        firsts = first_seen(cells, (dim,))
+        for value in sorted(fresh.get(dim, ())):
+            ms = firsts.get((value,), -1)
+            if not lo <= ms <= hi or ms < edge:
                 continue
             model = _dominant(cells, DIM["model_name"], "", **{dim: value})
             of = f"{model} " if kind in ("digest", "fingerprint") and model else ""

@@ -20,7 +20,7 @@ cap is named in the notes.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -46,6 +46,9 @@ DIMS: tuple[str, ...] = (
 )
 DIM = {name: i for i, name in enumerate(DIMS)}
 ROLLUP_DIMS = ("prompt_id", "prompt_version", "model_name")
+# The dimensions a change is found in by sampling the window's requests.
+SAMPLED = ("model_digest", "system_fingerprint", "policy", "snapshot")
+SAMPLE = 4000  # about this many requests of the window are read to find them
 MINUTE_MS = 60_000
 LOG_CAP = 50_000  # requests read per window through a non-workspace request log
 
@@ -173,24 +176,80 @@ class WorkspaceTraffic:
         self.conn = conn
         self.notes: list[str] = []
 
-    def cells(self, scope: Scope, signal: Signal, start: datetime, end: datetime) -> list[Cell]:
-        dims = ", ".join(f"COALESCE({_DIM_SQL[d]}, '')" for d in DIMS)
-        groups = ", ".join(str(i) for i in range(1, len(DIMS) + 2))
-        v = signal.sql
-        sql = (
-            f"SELECT ts / {MINUTE_MS} * {MINUTE_MS}, {dims}, COUNT(*), SUM({v}), "
-            f"SUM(({v}) * ({v})), MIN(ts) FROM requests "
-            f"WHERE {scope.column} = ? AND ts >= ? AND ts < ? GROUP BY {groups}"
-        )
-        params = (scope.value, ts_ms(start), ts_ms(end))
+    def _run(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
-            rows = self.conn.execute(sql, params).fetchall()
+            return self.conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             if "JSON" not in str(exc):
                 raise
             for fast, guarded in _GUARDED.items():
                 sql = sql.replace(fast, guarded)
-            rows = self.conn.execute(sql, params).fetchall()
+            return self.conn.execute(sql, params).fetchall()
+
+    def sample(self, scope: Scope, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+        """The values of the non-rollup dimensions in [start, end), each with its
+        first request (ms) among a sample of about SAMPLE requests.
+
+        One request in k (by rowid, which the ``(route, ts)`` index holds, so
+        the other rows are never read): a value that serves fewer than k
+        requests of the window may be missed, and could not explain its shift.
+        """
+        where = f"WHERE {scope.column} = ? AND ts >= ? AND ts < ?"
+        params = (scope.value, ts_ms(start), ts_ms(end))
+        n = self.conn.execute(f"SELECT COUNT(*) FROM requests {where}", params).fetchone()[0]
+        k = max(1, int(n) // SAMPLE)
+        cols = ", ".join(_DIM_SQL[d] for d in SAMPLED)
+        rows = self._run(
+            f"SELECT {cols}, MIN(ts) FROM requests {where} AND rowid % {k} = 0 "
+            f"GROUP BY {', '.join(str(i + 1) for i in range(len(SAMPLED)))}",
+            params,
+        )
+        out: dict[str, dict[str, int]] = {d: {} for d in SAMPLED}
+        for *values, first in rows:
+            for dim, value in zip(SAMPLED, values, strict=True):
+                if value is not None and value != "":
+                    seen = out[dim].get(str(value))
+                    out[dim][str(value)] = first if seen is None else min(seen, first)
+        return out
+
+    def cells(
+        self,
+        scope: Scope,
+        signal: Signal,
+        start: datetime,
+        end: datetime,
+        extra: Mapping[str, Collection[str]],
+    ) -> list[Cell]:
+        """The scope's requests over [start, end) in cells.
+
+        The rollup dimensions are always split out; another dimension only by
+        the ``extra`` values asked for (the changes to judge), every other
+        value of it reading "" (grouping by every digest, fingerprint, policy
+        and snapshot doubled the cost of the read).
+        """
+        exprs: list[str] = []
+        params: list[Any] = []
+        for d in DIMS:
+            if d == scope.column:
+                exprs.append("?")
+                params.append(scope.value)
+            elif d in ("route", *ROLLUP_DIMS):
+                exprs.append(f"COALESCE({d}, '')")
+            elif extra.get(d):
+                values = sorted(extra[d])
+                marks = ", ".join("?" * len(values))
+                exprs.append(f"CASE WHEN {_DIM_SQL[d]} IN ({marks}) THEN {_DIM_SQL[d]} ELSE '' END")
+                params += values
+            else:
+                exprs.append("''")
+        v = signal.sql
+        groups = ", ".join(str(i) for i in range(1, len(DIMS) + 2))
+        sql = (
+            f"SELECT ts / {MINUTE_MS} * {MINUTE_MS}, {', '.join(exprs)}, COUNT(*), SUM({v}), "
+            f"SUM(({v}) * ({v})), MIN(ts) FROM requests "
+            f"WHERE {scope.column} = ? AND ts >= ? AND ts < ? GROUP BY {groups}"
+        )
+        rows = self._run(sql, [*params, scope.value, ts_ms(start), ts_ms(end)])
         k = len(DIMS)
         return [
             Cell(r[0], tuple(r[1 : k + 1]), Agg(r[k + 1], r[k + 2] or 0.0, r[k + 3] or 0.0), r[-1])
@@ -326,7 +385,26 @@ class LogTraffic:
         self._cache[key] = out
         return out
 
-    def cells(self, scope: Scope, signal: Signal, start: datetime, end: datetime) -> list[Cell]:
+    def sample(self, scope: Scope, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+        """Every value of the non-rollup dimensions with its first request (ms)."""
+        out: dict[str, dict[str, int]] = {d: {} for d in SAMPLED}
+        for rec in self._records(scope, start, end):
+            dims, ms = record_dims(rec), ts_ms(rec.ts)
+            for d in SAMPLED:
+                value = dims[DIM[d]]
+                if value and ms < out[d].get(value, ms + 1):
+                    out[d][value] = ms
+        return out
+
+    def cells(
+        self,
+        scope: Scope,
+        signal: Signal,
+        start: datetime,
+        end: datetime,
+        extra: Mapping[str, Collection[str]],
+    ) -> list[Cell]:
+        """Cells split by every dimension (a finer split than ``extra`` asks for)."""
         return cells_of(self._records(scope, start, end), signal)
 
     def baseline(self, scope: Scope, signal: Signal, start: datetime, end: datetime) -> Agg:

@@ -26,7 +26,7 @@ face, the others are listed in ``related``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -41,12 +41,15 @@ from console.alerts.suspect_changes import (
     KINDS,
     Candidate,
     Context,
+    fresh_values,
     from_flag_events,
     from_history,
     from_traffic,
 )
 from console.alerts.suspect_traffic import (
+    DIMS,
     MINUTE_MS,
+    ROLLUP_DIMS,
     Agg,
     Cell,
     LogTraffic,
@@ -241,12 +244,7 @@ def rank_report(
     end = max(alert.ended or now, onset)
     start = onset - lead
     traffic, notes = _traffic(session)
-    cells = traffic.cells(scope, signal, start, end)
     base = traffic.baseline(scope, signal, start - BASELINE, start)
-    if not base.n:
-        # A route younger than the window: its own first hour before the onset.
-        base = total(c.agg for c in cells if c.minute < ts_ms(onset))
-        notes.append("no traffic in the 24 h before the window: baseline is the window's start")
     flags, problem = _flags(session)
     notes += [problem] if problem else []
     ctx = Context(
@@ -259,12 +257,19 @@ def rank_report(
     )
     candidates = from_history(_history(session, onset + after), ctx)
     candidates += _events(session, ctx, candidates, notes)
-    candidates += from_traffic(
-        cells,
-        ctx,
-        traffic.served(scope, start - BASELINE, start),
+    fresh = fresh_values(
+        traffic.sample(scope, start, end),
         lambda dim, value: traffic.seen(scope, dim, value, start - BASELINE, start),
         start,
+        onset + after,
+    )
+    cells = traffic.cells(scope, signal, start, end, _extra(candidates, fresh))
+    if not base.n:
+        # A route younger than the window: its own traffic before the onset.
+        base = total(c.agg for c in cells if c.minute < ts_ms(onset))
+        notes.append("no traffic in the 24 h before the window: baseline is the window's start")
+    candidates += from_traffic(
+        cells, ctx, traffic.served(scope, start - BASELINE, start), fresh, start
     )
     suspects = [
         _judge(c, mask, cells, signal, base, scope, start) for c, mask in _merged(candidates, cells)
@@ -281,6 +286,17 @@ def rank_report(
         tuple(suspects),
         tuple(notes),
     )
+
+
+def _extra(candidates: Sequence[Candidate], fresh: Mapping[str, set[str]]) -> dict[str, set[str]]:
+    """The values of non-rollup dimensions the cells must split out: the new
+    ones and those a change of the log matches on (a flag's variants)."""
+    out = {dim: set(values) for dim, values in fresh.items()}
+    for c in candidates:
+        for i, values in c.match or ():
+            if DIMS[i] not in ("route", *ROLLUP_DIMS):
+                out.setdefault(DIMS[i], set()).update(values)
+    return out
 
 
 # -- reading -----------------------------------------------------------------------
