@@ -59,6 +59,7 @@ from console.alerts.suspect_traffic import (
     total,
 )
 from console.core import clock
+from console.core.errors import WorkspaceError
 from console.core.session import Session
 from console.drift.stats import two_proportion_z, welch_t
 
@@ -243,6 +244,22 @@ def rank_report(
     onset = alert.onset or now
     end = max(alert.ended or now, onset)
     start = onset - lead
+    try:
+        return _rank(session, alert, signal, scope, onset, start, end, after)
+    except sqlite3.Error as exc:
+        raise WorkspaceError(f"suspects of {alert.key}: the store failed: {exc}") from None
+
+
+def _rank(
+    session: Session,
+    alert: Alert,
+    signal: Signal,
+    scope: Scope,
+    onset: datetime,
+    start: datetime,
+    end: datetime,
+    after: timedelta,
+) -> Ranking:
     traffic, notes = _traffic(session)
     base = traffic.baseline(scope, signal, start - BASELINE, start)
     flags, problem = _flags(session)
@@ -255,7 +272,7 @@ def rank_report(
         session.profile.environment,
         _who(session, start, onset + after),
     )
-    candidates = from_history(_history(session, onset + after), ctx)
+    candidates = from_history(_history(session, onset + after, notes), ctx)
     candidates += _events(session, ctx, candidates, notes)
     fresh = fresh_values(
         traffic.sample(scope, start, end),
@@ -318,20 +335,26 @@ def _flags(session: Session) -> tuple[dict[str, Flag], str]:
         return {}, f"flags: {exc} (flag changes judged by their variant names)"
 
 
-def _history(session: Session, end: datetime) -> list[tuple[int, str, str, str]]:
-    rows = (
-        session.store()
-        .execute(
-            "SELECT ts, kind, key, state FROM history WHERE kind IN ('flag', 'alias') "
-            "AND ts <= ? ORDER BY kind, key, ts, id",
-            (ts_ms(end),),
+def _history(session: Session, end: datetime, notes: list[str]) -> list[tuple[int, str, str, str]]:
+    """The flag and alias snapshots up to ``end``; none (and a note) without a store."""
+    try:
+        rows = (
+            session.store()
+            .execute(
+                "SELECT ts, kind, key, state FROM history WHERE kind IN ('flag', 'alias') "
+                "AND ts <= ? ORDER BY kind, key, ts, id",
+                (ts_ms(end),),
+            )
+            .fetchall()
         )
-        .fetchall()
-    )
+    except (LlmdeckError, sqlite3.Error) as exc:
+        notes.append(f"change log: {exc} (only changes seen in the requests are judged)")
+        return []
     return [(int(a), str(b), str(c), str(d)) for a, b, c, d in rows]
 
 
 def _who(session: Session, start: datetime, end: datetime) -> dict[tuple[str, int], str]:
+    """Who made the changes the audit log holds (a flag's snapshot says what, not who)."""
     try:
         rows = (
             session.store()
@@ -341,8 +364,8 @@ def _who(session: Session, start: datetime, end: datetime) -> dict[tuple[str, in
             )
             .fetchall()
         )
-    except sqlite3.Error:
-        return {}
+    except (LlmdeckError, sqlite3.Error):
+        return {}  # _history has said why
     return {(str(t), int(ts)): str(w) for t, ts, w in rows}
 
 

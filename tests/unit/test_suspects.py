@@ -36,6 +36,7 @@ T_MODEL = NOW - timedelta(hours=4)  # decoy: model m-b enters /chat, same refusa
 T_OTHER = NOW - timedelta(hours=3)  # decoy: a flag on /other
 T_ROLLOUT = NOW - timedelta(hours=2, minutes=10)  # the cause: answer v2 (refuses 20%)
 T_FP = NOW - timedelta(hours=1, minutes=30)  # the cause on /fp: a fingerprint, errors 15%
+T_POLICY = NOW - timedelta(hours=1)  # the cause on /policy: a safety policy, refusals 25%
 START = NOW - timedelta(hours=40)
 
 
@@ -59,12 +60,12 @@ def _generate() -> list[Row]:
     fingerprint and one in 7 fails (one in 100 before).
     """
     rows: list[Row] = []
-    for route, step in (("/chat", 10), ("/other", 20), ("/fp", 20)):
+    for route, step in (("/chat", 10), ("/other", 20), ("/fp", 20), ("/policy", 30)):
         seen: dict[str, int] = {}
         t = START
         i = 0
         while t < NOW:
-            version, model = "1", {"/chat": "m-a", "/other": "m-a", "/fp": "m-c"}[route]
+            version, model = "1", {"/chat": "m-a", "/fp": "m-c"}.get(route, "m-a")
             if route == "/chat" and t >= T_ROLLOUT and i % 2:
                 version = "2"
             if route == "/chat" and t >= T_MODEL and (i // 2) % 2:
@@ -72,6 +73,8 @@ def _generate() -> list[Row]:
             k = seen.get(version, 0)
             seen[version] = k + 1
             refusal = route == "/chat" and k % (5 if version == "2" else 50) == 0
+            if route == "/policy":
+                refusal = i % (4 if t >= T_POLICY else 40) == 0
             error = route == "/fp" and i % (7 if t >= T_FP else 100) == 0
             rows.append(Row(t, route, version, model, refusal, error))
             t += timedelta(seconds=step)
@@ -80,7 +83,7 @@ def _generate() -> list[Row]:
 
 
 def _record(n: int, r: Row) -> RequestRecord:
-    prompt = {"/chat": "answer", "/other": "other-prompt", "/fp": "fp-prompt"}[r.route]
+    prompt = r.route.strip("/") + "-prompt" if r.route != "/chat" else "answer"
     fp = "fp_new" if r.route == "/fp" and r.ts >= T_FP else "fp_old"
     return RequestRecord(
         request_id=f"req_{n:08d}",
@@ -96,7 +99,10 @@ def _record(n: int, r: Row) -> RequestRecord:
         status="error" if r.error else "ok",
         latency_ms=400.0,
         cost_usd=0.001,
-        safety={"policy_version": "p-1", "decision": "allow"},
+        safety={
+            "policy_version": "p-2" if r.route == "/policy" and r.ts >= T_POLICY else "p-1",
+            "decision": "allow",
+        },
         retrieval={"index_snapshot": "kb-1"},
     )
 
@@ -143,6 +149,15 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
             "outcome": "done",
         },
     )
+    # A store written by another tool: a safety column that is not JSON, in the
+    # look-back and in the window, must not fail the reads.
+    for at in (WINDOW_START - timedelta(hours=2), T_POLICY - timedelta(minutes=30)):
+        with conn:
+            conn.execute(
+                "UPDATE requests SET safety = '{\"policy_version\": ' WHERE rowid = "
+                "(SELECT rowid FROM requests WHERE route = '/policy' AND ts >= ? LIMIT 1)",
+                (ts_ms(at),),
+            )
     conn.close()
     (path / "flags.json").write_text(json.dumps(FLAGS, indent=2))
     (path / "llmdeck.yaml").write_text(
@@ -272,6 +287,16 @@ def test_a_new_fingerprint_is_found_when_only_a_sample_of_the_window_is_read(
     monkeypatch.setattr(suspect_traffic, "SAMPLE", 100)
     sampled = rank(gen_session, _alert("/fp", "error_rate", T_FP + timedelta(minutes=10)))[0]
     assert sampled == exact
+
+
+def test_a_new_safety_policy_is_found_despite_a_store_with_broken_json(
+    gen_session: Session,
+) -> None:
+    found = rank(gen_session, _alert("/policy", onset=T_POLICY + timedelta(minutes=10)))
+    top = found[0]
+    assert top.kind == "policy" and "p-2" in top.what and top.ts == T_POLICY
+    assert top.z > 5 and top.explained > 0.9 and top.rollback is None
+    assert "no rollback: the gateway policy is deployed outside llmdeck" in top.evidence
 
 
 def test_the_request_log_interface_gives_the_same_figures_as_the_workspace(
