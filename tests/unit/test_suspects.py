@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from connectors.records import RequestRecord
+from connectors.records import ChangeEvent, Flag, FlagEnvironment, RequestRecord, Variant
 from connectors.request_log.workspace import WorkspaceRequestLog
 from connectors.workspace.store import append_audit, insert_records, snapshot_history, ts_ms
-from console.actions import Pipeline, RollbackRoute, SetWeights
+from console.actions import MoveAlias, Pipeline, RollbackRoute, SetEnabled, SetWeights
 from console.alerts import suspect_traffic
 from console.alerts import suspects as suspects_mod
 from console.alerts.model import Alert
-from console.alerts.suspect_traffic import LogTraffic, slow_count
+from console.alerts.suspect_changes import DIM, Context, from_flag_events, from_history
+from console.alerts.suspect_traffic import LogTraffic, Scope, slow_count
 from console.alerts.suspects import Suspect, SuspectError, rank, rank_report
 from console.core.config import load_config
 from console.core.session import Session, open_store
@@ -368,3 +369,83 @@ def test_the_demo_incident_points_at_the_v14_rollout(demo_session: Session) -> N
     assert report.now > report.baseline
     plan = Pipeline(demo_session).plan(top.rollback, dry_run=True)
     assert plan.steps and plan.steps[0].target == "support-answer-rollout"
+
+
+def _flag(key: str, kind: str = "release", **meta: str) -> Flag:
+    env = FlagEnvironment(
+        "development", True, (Variant("v1", 100.0, "1"), Variant("v2", 0.0, "2")), "v1"
+    )
+    return Flag(key, kind, (env,), metadata=meta)
+
+
+def test_changes_of_the_log_say_what_they_touched_and_what_undoes_them() -> None:
+    ctx = Context(
+        Scope("route", "/chat", "/chat"),
+        WINDOW_START,
+        ONSET + timedelta(minutes=30),
+        {
+            "rollout": _flag("rollout", route="/chat", prompt="answer"),
+            "kill-chat": _flag("kill-chat", "kill-switch", route="/chat"),
+            "kill-else": _flag("kill-else", "kill-switch", route="/else"),
+        },
+        "development",
+        {("answer:canary", ts_ms(T_ROLLOUT)): "sam"},
+    )
+    inside, outside = ts_ms(T_ROLLOUT), ts_ms(WINDOW_START - timedelta(hours=1))
+
+    def state(**kw: object) -> str:
+        return json.dumps(kw)
+
+    rows = [
+        (outside, "alias", "answer", state(production="1")),
+        (inside, "alias", "answer", state(production="2", canary="2")),
+        (outside, "flag", "kill-chat", state(enabled=False, weights={})),
+        (inside, "flag", "kill-chat", state(enabled=True, weights={})),
+        (outside, "flag", "kill-else", state(enabled=False, weights={})),
+        (inside, "flag", "kill-else", state(enabled=True, weights={})),
+        (outside, "flag", "rollout", state(enabled=True, weights={"v1": 0.0, "v2": 100.0})),
+        (inside, "flag", "rollout", state(enabled=False, weights={"v1": 0.0, "v2": 100.0})),
+        # First snapshot of a key: the baseline, never a change.
+        (inside, "flag", "fresh", state(enabled=True, weights={"v1": 100.0})),
+    ]
+    rows.sort(key=lambda r: (r[1], r[2], r[0]))
+    found = {c.what: c for c in from_history(rows, ctx)}
+    assert set(found) == {
+        "answer alias canary added at 2",
+        "answer alias production 1→2",
+        "flag kill-chat on",
+        "flag kill-else on",
+        "flag rollout off",
+    }
+    moved = found["answer alias production 1→2"]
+    assert moved.rollback == MoveAlias("answer", "production", "1")
+    assert moved.diff == ("prompt", "answer", "1", "2")
+    assert moved.match == ((DIM["prompt_id"], {"answer"}), (DIM["prompt_version"], {"2"}))
+    added = found["answer alias canary added at 2"]
+    assert added.rollback == RollbackRoute("/chat") and added.who == "sam"
+    assert found["flag kill-chat on"].match == ()  # all of /chat's traffic
+    assert found["flag kill-chat on"].rollback == SetEnabled("kill-chat", False)
+    assert found["flag kill-else on"].match is None  # none of it
+    # Turned off, the flag serves its default variant (v1, prompt version 1).
+    off = found["flag rollout off"]
+    assert (DIM["prompt_version"], {"1"}) in (off.match or ())
+    assert off.rollback == SetEnabled("rollout", True)
+
+    # The flag backend's own log: a change no snapshot holds touched all the
+    # traffic the flag steers on the route; one a snapshot holds is not repeated.
+    events = [
+        ChangeEvent(T_ROLLOUT, "unleash", "feature-updated", "ops", "kill-chat"),
+        ChangeEvent(T_MODEL, "unleash", "feature-updated", "ops", "rollout"),
+        ChangeEvent(T_MODEL, "unleash", "feature-updated", "ops", "kill-else"),
+        ChangeEvent(T_MODEL, "unleash", "feature-updated", "ops", "unknown-flag"),
+    ]
+    logged = {c.what: c for c in from_flag_events(events, list(found.values()), ctx)}
+    assert set(logged) == {
+        "flag rollout feature-updated (unleash)",
+        "flag kill-else feature-updated (unleash)",
+        "flag unknown-flag feature-updated (unleash)",
+    }
+    assert logged["flag rollout feature-updated (unleash)"].match == ()
+    assert logged["flag kill-else feature-updated (unleash)"].match is None
+    assert logged["flag unknown-flag feature-updated (unleash)"].match is None
+    assert all(c.rollback is None and c.who == "ops" for c in logged.values())
