@@ -166,10 +166,7 @@ def _flag(
     what = f"flag {key} " + ", ".join(parts)
     who = ctx.audit_who(key, at)
     flag = ctx.flags.get(key)
-    if weights_changed := bool(moved):
-        rollback: Change = SetWeights(key, wb)
-    else:
-        rollback = SetEnabled(key, on_b)
+    rollback: Change = SetWeights(key, wb) if moved else SetEnabled(key, on_b)
     if flag is not None and flag.is_kill_switch:
         return Candidate(
             "flag", at, what, f"flag {key}", _kill_match(flag, ctx), who, None, rollback
@@ -179,8 +176,9 @@ def _flag(
         env = flag.env(ctx.environment) or (flag.environments[0] if flag.environments else None)
         default = env.default_variant if env else None
         rising = [n for n, w in wa.items() if w > 0] if on_a else ([default] if default else [])
-    if not rising and weights_changed and on_a:
-        return None  # only weights of a flag that was off: nothing served moved
+    if not on_a and not on_b:
+        # The weights of a flag that stayed off: nothing it serves moved.
+        return Candidate("flag", at, what, f"flag {key}", None, who, None, rollback)
     if flag is None:
         # What it steers is unknown (no flags connector, or the flag is gone):
         # its variants, as the requests name them, are the best guess.

@@ -1,16 +1,19 @@
 """The traffic an alert's suspects are judged on: its scope's requests around
-the onset, cut into per-minute cells by every dimension a change can touch.
+the onset, cut into per-minute cells by the dimensions a change can touch.
 
-One read of the request table over the window (its ``(route, ts)`` or
-``(tenant, ts)`` index) groups the scope's requests by minute, prompt, version,
-model, digest, system fingerprint, flag variant, safety policy version and
-retrieval index snapshot, with the alert's signal summed per cell. The model
-digest, fingerprint, policy and snapshot are not rollup dimensions, so finding
-a new one at all means reading the rows; once they are read, grouping by the
-rollup dimensions too costs a few milliseconds more and gives exact latency
-thresholds and cost variances, which the rollups cannot. The rollups answer
-what they can answer exactly and cheaply: the baseline before the window and
-which prompt versions and models served in it.
+Two reads of the request table over the window, both on its ``(route, ts)``
+or ``(tenant, ts)`` index. The model digest, system fingerprint, safety policy
+version and retrieval index snapshot are not rollup dimensions, so finding a
+new one means reading rows: ``sample`` reads one request in k (a rowid filter
+the index answers, so the others are never fetched) for the values and their
+first request. ``cells`` then reads every request once, grouped by minute,
+route, prompt, version and model, and by those other dimensions only for the
+values under judgement, with the alert's signal summed per cell: exact
+latency thresholds and cost variances, which the rollups cannot give.
+Grouping by every dimension in full, in one read, cost twice as much (115 ms
+against 55 ms at 1M records). The rollups answer what they answer exactly and
+cheaply: the baseline before the window and which prompt versions and models
+served in the look-back.
 
 A profile whose request log is not the workspace has no rollups and no SQL:
 the same cells are built from the log's pages, capped (``LOG_CAP``), and the

@@ -405,6 +405,8 @@ def test_changes_of_the_log_say_what_they_touched_and_what_undoes_them() -> None
         (inside, "flag", "kill-else", state(enabled=True, weights={})),
         (outside, "flag", "rollout", state(enabled=True, weights={"v1": 0.0, "v2": 100.0})),
         (inside, "flag", "rollout", state(enabled=False, weights={"v1": 0.0, "v2": 100.0})),
+        (outside, "flag", "dormant", state(enabled=False, weights={"v1": 100.0, "v2": 0.0})),
+        (inside, "flag", "dormant", state(enabled=False, weights={"v1": 0.0, "v2": 100.0})),
         # First snapshot of a key: the baseline, never a change.
         (inside, "flag", "fresh", state(enabled=True, weights={"v1": 100.0})),
     ]
@@ -416,7 +418,9 @@ def test_changes_of_the_log_say_what_they_touched_and_what_undoes_them() -> None
         "flag kill-chat on",
         "flag kill-else on",
         "flag rollout off",
+        "flag dormant v1 100%→0%, v2 0%→100%",
     }
+    assert found["flag dormant v1 100%→0%, v2 0%→100%"].match is None  # it stayed off
     moved = found["answer alias production 1→2"]
     assert moved.rollback == MoveAlias("answer", "production", "1")
     assert moved.diff == ("prompt", "answer", "1", "2")
