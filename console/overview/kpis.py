@@ -81,8 +81,8 @@ def load_frame(session: Session, rng: TimeRange) -> KpiFrame:
     """The KPIs with what judges them. Raises as ``load`` for the KPIs themselves;
     a baseline or SLO that cannot be read only leaves the cards unjudged by it."""
     from connectors.errors import ConnectorError
+    from console.core.series_cache import metrics_source  # the SLO figures the Overview shows
     from console.overview import slo
-    from console.overview.series_cache import metrics_source  # the SLO figures the Overview shows
 
     k = load(session, rng)
     metrics = metrics_source(session)

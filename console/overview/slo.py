@@ -24,9 +24,9 @@ from typing import Any
 
 from connectors.base import MetricsSource
 from console.core.errors import ConfigError
+from console.core.series_math import weighted
 from console.core.settings import OBJECTIVES
 from console.core.spans import parse_span
-from console.overview.series_math import weighted
 
 LATENCY_ALLOWED_BAD = 0.05
 LATENCY_STEP_S = 60  # a "bad minute" is judged on that minute's own p95
