@@ -18,7 +18,7 @@ from connectors.errors import ConnectorError
 from console.alerts import engine, lifecycle
 from console.alerts.engine import Board
 from console.alerts.model import Alert
-from console.alerts.rules import alert_settings
+from console.core.alert_rules import alert_settings
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 

@@ -21,8 +21,8 @@ from connectors.errors import ConnectorError
 from connectors.records import MetricSeries
 from console.alerts import burn
 from console.alerts.model import Alert, Severity
-from console.alerts.rules import AlertSettings, Rule, WindowPair, alert_settings, rules
 from console.core import clock
+from console.core.alert_rules import AlertSettings, Rule, WindowPair, alert_settings, rules
 from console.core.errors import LlmdeckError
 from console.core.series_cache import metrics_source
 from console.core.session import Session

@@ -49,6 +49,7 @@ OBJECTIVE_SIGNALS: dict[str, tuple[str, str]] = {
 LATENCY_ALLOWED_SLOW = 0.05  # "p95 below T": at most 5% of requests slower than T
 
 Severity = Literal["page", "ticket"]
+ALERT_KEYS = ("page", "ticket", "for", "keep_firing_for", "min_requests", "absent_after")
 
 
 @dataclass(frozen=True)
