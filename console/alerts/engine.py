@@ -208,6 +208,16 @@ def _judge(
         if not burns or (h and h[-1] and not held_now):
             burns = last
             held_now = bool(h and h[-1])
+    # Still happening: the scope had traffic (or spend) in the shortest window.
+    # A version rolled back to 0% burns nothing more, so its page resolves once
+    # that window is empty, not when the slowest pair's short window (30 min) is.
+    shortest = max(1, int(min(p.short for p in pairs).total_seconds()) // grid.step)
+    counted = grid.bad if rule.mode == "spend" else grid.total
+    c_live = burn.cumulative(counted.get(key, [0.0] * grid.n))
+    holds = [
+        h and c_live[first + j + 1] - c_live[max(0, first + j + 1 - shortest)] > 0
+        for j, h in enumerate(holds)
+    ]
     keep = int(cfg.keep_firing_for.total_seconds()) // grid.step
     run = burn.latest_run(holds, keep)
     if run is None:

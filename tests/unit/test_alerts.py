@@ -311,3 +311,20 @@ def test_cli_exits_1_while_a_page_fires(tmp_path: Path) -> None:
     doc = [a for a in json.loads(run.stdout) if a["kind"] == "slo"]
     assert [a["severity"] for a in doc] == ["page"]
     assert doc[0]["state"] == "firing" and doc[0]["burn"]["5m"] == pytest.approx(30.0)
+
+
+def test_a_version_rolled_back_to_no_traffic_resolves_within_minutes(
+    tmp_path: Path, at_now: None
+) -> None:
+    canary, rollback = NOW - timedelta(minutes=60), NOW - timedelta(minutes=20)
+    good = _records(NOW - timedelta(hours=13), NOW, lambda t: 0, version="1")
+    bad = _records(canary, rollback, lambda t: 6, version="2")
+    session = _workspace(
+        tmp_path, "    slos:\n      prompt answer: {refusal_rate: 0.01}\n", [*good, *bad]
+    )
+    page = next(a for a in engine.evaluate(session).alerts if a.severity == "page")
+    # The 30 m window still burns 30x, but v2 has had no request for 5 minutes:
+    # nothing is being spent, so the page ends with the last 5 m window that had one
+    # (the steps 11:35-11:39 hold the last requests; from 11:44 on the window is empty).
+    assert page.state == "resolved"
+    assert page.ended == rollback + timedelta(minutes=4)
