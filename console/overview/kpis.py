@@ -108,6 +108,20 @@ def load_frame(session: Session, rng: TimeRange) -> KpiFrame:
     return KpiFrame(k, baseline, states, alerts, covered)
 
 
+# Card -> the Overview panels that draw its signal (coloured with it).
+CARD_PANELS = {
+    "refusal_rate": ("rates", "refusals"),
+    "error_rate": ("rates",),
+    "block_rate": ("rates",),
+    "latency_p95_ms": ("latency",),
+    "cost_per_hour": ("cost",),
+}
+
+
+def panels_of(card: str) -> tuple[str, ...]:
+    return CARD_PANELS.get(card, ())
+
+
 # Alert objective -> the card it colours.
 ALERT_CARDS = {**SLO_KEYS, "spend": "cost_per_hour"}
 
