@@ -11,11 +11,13 @@ from typing import Any
 
 from console.actions.changes import AckAlert, Change, MuteAlert
 from console.alerts.board import current
+from console.alerts.engine import Board
 from console.alerts.model import Alert
 from console.commands.common import add_output_args, open_session, print_rows
 from console.commands.flags import add_write_options, apply
 from console.core import clock
 from console.core.errors import LlmdeckError
+from console.core.session import Session
 from console.core.spans import parse_span
 
 EXIT_PAGE = 1
@@ -65,18 +67,37 @@ def run_list(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
         board = current(session, drift="fresh")
+        return _print(args, session, board)
     finally:
         session.close()
+
+
+def _suspects(session: Session, alert: Alert) -> list[dict[str, Any]]:
+    """The alert's suspects, best first ([] for kinds that have none)."""
+    if alert.kind not in ("slo", "budget"):
+        return []
+    from console.alerts import suspects
+
+    try:
+        return [s.to_dict() for s in suspects.rank(session, alert)]
+    except (LlmdeckError, ValueError) as exc:
+        return [{"evidence": f"suspects unavailable: {exc}"}]
+
+
+def _print(args: argparse.Namespace, session: Session, board: Board) -> int:
     shown = [
         a for a in board.alerts if args.all or (a.state != "resolved" and not a.silenced(board.at))
     ]
+    suspects = {a.key: _suspects(session, a) for a in shown if a.state == "firing"}
     if args.json or args.jsonl:
-        print_rows(args, (a.to_dict() for a in shown))
+        print_rows(args, ({**a.to_dict(), "suspects": suspects.get(a.key, [])} for a in shown))
     else:
         if not shown:
             print("no alerts firing")
         for a in shown:
             print(_line(a))
+            for s in suspects.get(a.key, [])[:3]:
+                print(f"          suspect: {s['evidence']}")
         for line in board.unmeasured:
             print(f"not measured: {line}")
     for problem in board.problems:
