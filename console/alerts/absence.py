@@ -34,7 +34,7 @@ from typing import Any
 from connectors.base import SIGNALS, MetricsSource
 from connectors.errors import ConnectorError
 from console.alerts.model import Alert
-from console.core.spans import parse_span
+from console.core.alert_rules import alert_settings
 
 DEFAULT_AFTER = timedelta(minutes=10)
 DEFAULT_LOOKBACK = timedelta(hours=24)
@@ -52,32 +52,11 @@ class AbsenceSettings:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None) -> AbsenceSettings:
-        """From a profile's settings (its ``alerts:`` section). The loader checked
-        the shape (console/core/settings.py); raises ValueError naming the key for
-        settings built in code."""
-        raw = (settings or {}).get("alerts") or {}
-        out = {}
-        for key, name in (("absent_after", "after"), ("absent_lookback", "lookback")):
-            if key in raw:
-                out[name] = duration(raw[key], f"alerts.{key}")
-        made = cls(**out)
-        if made.lookback <= made.after:
-            raise ValueError("alerts.absent_lookback: must be longer than absent_after")
-        return made
-
-
-def duration(value: Any, key: str) -> timedelta:
-    """``10m``, ``2h`` or a number of seconds as a timedelta. Raises ValueError naming ``key``."""
-    if isinstance(value, bool):
-        raise ValueError(f"{key}: expected a duration such as 10m")
-    if isinstance(value, int | float):
-        if value <= 0:
-            raise ValueError(f"{key}: must be positive")
-        return timedelta(seconds=float(value))
-    try:
-        return parse_span(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{key}: expected a duration such as 10m, 2h or 1d") from None
+        """From a profile's settings (its ``alerts:`` section, read as the alert
+        engine reads it). Raises ConfigError naming the key; the loader has
+        already checked a profile read from a file."""
+        cfg = alert_settings(dict(settings or {}))
+        return cls(cfg.absent_after, cfg.absent_lookback)
 
 
 def since_text(when: datetime, now: datetime) -> str:

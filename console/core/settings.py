@@ -13,16 +13,8 @@ from typing import Any
 
 from connectors.support.yaml_lines import KeyPath, Located
 from console.core.errors import ConfigError
-from console.core.spans import parse_span
 
 SETTINGS = ("panels", "prices", "budgets", "slos", "drift", "replay", "tenants", "alerts")
-
-# The ``alerts:`` keys and what they mean; values are durations (10m, 2h, 1d) or
-# seconds. Read by console/alerts (absence.py).
-ALERT_KEYS = {
-    "absent_after": "a signal or route without data this long is absent (default 10m)",
-    "absent_lookback": "only what had data this far back can be absent (default 24h)",
-}
 
 # The behaviour objectives an ``slos:`` entry may name: key -> (signal, description).
 OBJECTIVES = {
@@ -83,21 +75,25 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
-def _seconds(value: Any) -> float | None:
-    """A duration (``10m``, ``2h``, ``1d``, or a positive number of seconds) in
-    seconds; None when it is not one."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if value > 0 else None
-    try:
-        return parse_span(str(value).strip()).total_seconds()
-    except ValueError:
-        return None
-
-
 def _err(doc: Located, path: KeyPath, message: str) -> ConfigError:
     return ConfigError(str(doc.error(path, message)))
+
+
+def _check_alerts(doc: Located, base: KeyPath, spec: dict[str, Any]) -> None:
+    """The ``alerts:`` section, read as the engine reads it; an error names the
+    file, the line of the offending key and the key."""
+    from console.core.alert_rules import ALERT_KEYS, alert_settings
+
+    for key in spec:
+        if key not in ALERT_KEYS:
+            raise _err(doc, (*base, "alerts", key), f"unknown key (known: {', '.join(ALERT_KEYS)})")
+    try:
+        alert_settings({"alerts": spec})
+    except ConfigError as exc:
+        message = str(exc).removeprefix("alerts.")
+        key, _, why = message.partition(": ")
+        path: KeyPath = (*base, "alerts", key.split("[")[0])
+        raise _err(doc, path, f"{key}: {why}" if "[" in key else why) from None
 
 
 def check(doc: Located, base: KeyPath, spec: dict[str, Any]) -> dict[str, Any]:
@@ -116,6 +112,8 @@ def check(doc: Located, base: KeyPath, spec: dict[str, Any]) -> dict[str, Any]:
     for tenant, budget in out.get("budgets", {}).items():
         if not _number(budget):
             raise _err(doc, (*base, "budgets", tenant), "expected dollars per day, a number")
+    if "alerts" in out:
+        _check_alerts(doc, base, out["alerts"])
     for tenant, name in out.get("tenants", {}).items():
         if not isinstance(name, str) or not name.strip():
             raise _err(doc, (*base, "tenants", tenant), "expected a display name")
@@ -136,16 +134,6 @@ def check(doc: Located, base: KeyPath, spec: dict[str, Any]) -> dict[str, Any]:
             raise _err(doc, (*base, "drift", k), f"unknown key (known: {', '.join(known)})")
         if not _number(v):
             raise _err(doc, (*base, "drift", k), "expected a number")
-    alerts = out.get("alerts", {})
-    for k, v in alerts.items():
-        path = (*base, "alerts", k)
-        if k not in ALERT_KEYS:
-            raise _err(doc, path, f"unknown key (known: {', '.join(ALERT_KEYS)})")
-        if _seconds(v) is None:
-            raise _err(doc, path, "expected a duration such as 10m, 2h or 1d")
-    after = _seconds(alerts.get("absent_after", "10m")) or 0
-    if (_seconds(alerts.get("absent_lookback", "24h")) or 0) <= after:
-        raise _err(doc, (*base, "alerts", "absent_lookback"), "must be longer than absent_after")
     for k, v in out.get("replay", {}).items():
         if k not in ("per_replay", "per_batch", "similar_threshold"):
             raise _err(

@@ -17,11 +17,9 @@ from console.core.session import Session
 
 
 def settings(session: Session) -> absence.AbsenceSettings:
-    """The profile's ``alerts:`` settings (checked when the file was loaded)."""
-    try:
-        return absence.AbsenceSettings.from_settings(session.profile.settings)
-    except ValueError as exc:  # a profile built in code, not by the loader
-        raise LlmdeckError(str(exc)) from None
+    """The profile's ``alerts:`` settings (checked when the file was loaded).
+    Raises ConfigError for a profile built in code with a bad section."""
+    return absence.AbsenceSettings.from_settings(session.profile.settings)
 
 
 def read(

@@ -19,10 +19,11 @@ from connectors.errors import ConnectorError, EmptyResult
 from connectors.records import MetricSeries
 from console.alerts import absence
 from console.alerts.absence import Freshness, no_data_text
+from console.core import series_cache
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 from console.core.spans import TimeRange
-from console.overview import freshness, series_cache
+from console.overview import freshness
 from console.overview.kpis import RATE_KEYS, KpiCard, invalid_rate
 
 

@@ -10,10 +10,11 @@ from typing import Any
 from connectors.records import ChangeEvent
 from console.alerts.absence import Freshness
 from console.changelog import markers as changes
+from console.core import series_cache
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 from console.core.spans import TimeRange
-from console.overview import budgets, freshness, panels, series_cache, slo
+from console.overview import budgets, freshness, panels, slo
 from console.overview.panels import PanelData
 
 
