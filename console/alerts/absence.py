@@ -76,7 +76,9 @@ class Freshness:
     ``signals``: newest data per signal; a signal left out had no data in the
     lookback, is not offered by the source, or could not be read (then
     ``errors`` says why). ``routes``: newest request per route. ``stream``
-    is the newest request of all.
+    is the newest request of all. A reused reading (see the module) may hold
+    values up to ``absent_after`` older than the newest data: only while
+    nothing in it can be absent, so every absence it reports is current.
     """
 
     now: datetime
