@@ -80,6 +80,7 @@ class Postmortem:
     effects: tuple[Effect, ...]
     points: tuple[Point, ...]
     now: datetime
+    changes: tuple[TimelineEntry, ...] = ()
     problems: tuple[str, ...] = ()
 
 
@@ -129,8 +130,12 @@ def collect(
     if problem:
         problems.append(problem)
     effects = []
-    for row in local_rows(conn, incident.opened, timeline.end + timedelta(milliseconds=1)):
+    done_before = []
+    for row in local_rows(conn, timeline.start, timeline.end + timedelta(milliseconds=1)):
         if row.outcome != "done" or row.action.startswith("incident."):
+            continue
+        if row.ts < incident.opened:
+            done_before.append(row.ts)
             continue
         scoped = impact.scope_of_target(row.target, row.after, scopes)
         effects.append(
@@ -140,7 +145,15 @@ def collect(
         )
     points = impact.series(conn, timeline.start, timeline.end, scope)
     return Postmortem(
-        incident, timeline, figures, label, tuple(effects), tuple(points), now, tuple(problems)
+        incident,
+        timeline,
+        figures,
+        label,
+        tuple(effects),
+        tuple(points),
+        now,
+        tuple(what_changed(timeline, done_before)),
+        tuple(problems),
     )
 
 
@@ -260,22 +273,27 @@ def _timeline(pm: Postmortem) -> list[str]:
     return out
 
 
-def _changed(pm: Postmortem) -> list[str]:
+def what_changed(timeline: Timeline, done_before: Iterable[datetime]) -> list[TimelineEntry]:
     """Changes in the window, and the writes done before the opening (what may
-    have caused it); a history snapshot of a write already listed is left out."""
-    opened = pm.incident.opened
-    writes = [
-        e for e in pm.timeline.of_kind("action") if e.ts < opened and e.title.endswith(": done")
-    ]
+    have caused it: ``done_before`` are their times); a history snapshot of a
+    write already listed (same target, within a second) is left out."""
+    times = set(done_before)
+    writes = [e for e in timeline.of_kind("action") if e.ts in times]
     items = list(writes)
-    for e in pm.timeline.of_kind("change"):
+    for e in timeline.of_kind("change"):
         if e.source.startswith("history") and any(
             abs((e.ts - w.ts).total_seconds()) < 1 and w.ref == e.ref for w in writes
         ):
             continue
         items.append(e)
-    items.sort(key=lambda e: e.ts)
-    lines = [f"- {_when(e.ts)} UTC · {_cell(e.title)} · {e.who or '?'} ({e.source})" for e in items]
+    return sorted(items, key=lambda e: e.ts)
+
+
+def _changed(pm: Postmortem) -> list[str]:
+    lines = [
+        f"- {_when(e.ts)} UTC · {_cell(e.title)} · {e.who or '?'} ({e.source})"
+        for e in pm.changes
+    ]
     return ["## What changed", "", *(lines or ["Nothing changed in the window."]), ""]
 
 
