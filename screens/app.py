@@ -67,6 +67,7 @@ class LlmdeckApp(SizeGuard, App[int]):  # SizeGuard: terminal-size classes
         self.live = live
         self.local_model = local_model  # the demo's model (console/demo/local_model.py) or None
         self.model_watcher: Any = None
+        self.alert_watcher: Any = None
         # The incident the header shows and ``n`` writes to: re-read from the
         # store on start and on every ``n`` (the CLI or another console may
         # have opened or closed one meanwhile).
@@ -77,6 +78,9 @@ class LlmdeckApp(SizeGuard, App[int]):  # SizeGuard: terminal-size classes
             self.add_class("-production")
 
     def on_mount(self) -> None:
+        from screens.widgets.alert_banner import AlertWatcher
+
+        self.alert_watcher = AlertWatcher(self, self.session, self.session.profile.refresh_seconds)
         if self.local_model is not None:
             from screens.widgets.model_status import ModelWatcher
 
@@ -217,6 +221,8 @@ class LlmdeckApp(SizeGuard, App[int]):  # SizeGuard: terminal-size classes
         stale marker, a Loader's ``failed``); every other one arrives here.
         """
         if self.model_watcher is not None and self.model_watcher.loader.handle(event):
+            return
+        if self.alert_watcher is not None and self.alert_watcher.loader.handle(event):
             return
         if self.incidents.handle(event) and event.state != WorkerState.ERROR:
             return

@@ -13,7 +13,7 @@ from typing import ClassVar
 from connectors.errors import InvalidChange, NotFound
 from console.actions.blast import moving_share
 from console.actions.context import Context, alias_step, flag_blast, flag_state
-from console.actions.plan import Step
+from console.actions.plan import Blast, Step
 from console.actions.rollback import rollback_steps
 
 WEIGHT_TOLERANCE = 0.01  # percent
@@ -243,3 +243,56 @@ class RollbackRoute(Change):
 
     def confirm_words(self, ctx: Context) -> tuple[str, ...]:
         return (self.route, ctx.environment)
+
+
+def _alert_step(ctx: Context, key: str, after_marks: dict[str, object], action: str) -> Step:
+    from connectors.workspace import alert_marks
+
+    store = ctx.session.store()
+    before = alert_marks.marks(store, key)
+    if before.get("recorded") is False:
+        raise NotFound(f"no alert {key!r} recorded in this workspace")
+    after = {**before, **after_marks}
+    if after == before:
+        raise InvalidChange(f"alert {key!r} is already so")
+    blast = Blast(0, 0, "changes no traffic: only what the console shows and who it pages")
+    return Step(action, key, ctx.environment, before, after, blast, {"key": key})
+
+
+@dataclass(frozen=True)
+class AckAlert(Change):
+    """Acknowledge one of the console's alerts: someone is on it (it keeps firing)."""
+
+    key: str
+    who: str
+    action: ClassVar[str] = "ack_alert"
+
+    @property
+    def target(self) -> str:
+        return self.key
+
+    def title(self) -> str:
+        return f"acknowledge alert {self.key}"
+
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        return [_alert_step(ctx, self.key, {"acked_by": self.who}, self.action)], []
+
+
+@dataclass(frozen=True)
+class MuteAlert(Change):
+    """Silence one of the console's alerts until ``until`` (ISO 8601, UTC): it is
+    still evaluated and recorded, but leaves the banner and stops counting as firing."""
+
+    key: str
+    until: str
+    action: ClassVar[str] = "mute_alert"
+
+    @property
+    def target(self) -> str:
+        return self.key
+
+    def title(self) -> str:
+        return f"silence alert {self.key} until {self.until}"
+
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        return [_alert_step(ctx, self.key, {"silenced_until": self.until}, self.action)], []

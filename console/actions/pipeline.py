@@ -14,10 +14,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from connectors.errors import Conflict, ConnectorError, ReadOnlyError
 from connectors.support.redact import scrub
+from connectors.workspace import alert_marks
 from connectors.workspace.store import append_audit, snapshot_history, ts_ms
 from console.actions.blast import Traffic
 from console.actions.changes import Change
@@ -26,6 +28,9 @@ from console.actions.plan import Blast, Confirmation, Outcome, OutcomeStatus, Pl
 from console.core import clock
 from console.core.errors import LlmdeckError
 from console.core.session import Session
+
+# Steps on the console's own alerts: the workspace store is their backend.
+ALERT_ACTIONS = frozenset({"ack_alert", "mute_alert"})
 
 
 class ActionError(LlmdeckError):
@@ -178,6 +183,8 @@ class Pipeline:
         return expected
 
     def _read(self, step: Step) -> tuple[Any, Any]:
+        if step.action in ALERT_ACTIONS:
+            return alert_marks.marks(self.session.store(), step.args["key"]), None
         if step.action == "move_alias":
             reg = self.session.registry()
             assert reg is not None
@@ -188,6 +195,9 @@ class Pipeline:
         return flag_state(flag, step.environment), flag
 
     def _write(self, step: Step, expected: Any) -> None:
+        if step.action in ALERT_ACTIONS:
+            self._write_alert(step)
+            return
         if step.action == "move_alias":
             reg = self.session.registry()
             assert reg is not None
@@ -211,6 +221,16 @@ class Pipeline:
         else:
             raise ValueError(f"unknown step action {step.action!r}")
 
+    def _write_alert(self, step: Step) -> None:
+        key, now = step.args["key"], clock.now()
+        if step.action == "ack_alert":
+            alert_marks.mark(self.session.store(), key, who=step.after["acked_by"], now=now)
+            return
+        until = datetime.fromisoformat(step.after["silenced_until"])
+        alert_marks.mark(
+            self.session.store(), key, who=self.session.user, now=now, silence_until=until
+        )
+
     def _verify(self, step: Step) -> None:
         current, _ = self._read(step)
         if current != step.after:
@@ -224,6 +244,8 @@ class Pipeline:
         Best effort: the write is done and verified; a store that cannot take
         the snapshot must not turn it into a failure.
         """
+        if step.action in ALERT_ACTIONS:
+            return  # the alerts table is its own history
         with contextlib.suppress(LlmdeckError, sqlite3.Error):
             self._snapshot(step)
 
