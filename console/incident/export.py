@@ -55,7 +55,8 @@ from typing import Any, Literal
 import orjson
 
 from connectors.support.atomic import private_opener
-from console.changelog.audit_rows import local_rows
+from console.actions.pipeline import ALERT_ACTIONS
+from console.changelog.audit_rows import AuditRow, local_rows
 from console.core import clock
 from console.core import tenants as tenant_names
 from console.core.errors import LlmdeckError
@@ -130,12 +131,14 @@ def collect(
     if problem:
         problems.append(problem)
     effects = []
-    done_before = []
+    written = []
     for row in local_rows(conn, timeline.start, timeline.end + timedelta(milliseconds=1)):
         if row.outcome != "done" or row.action.startswith("incident."):
             continue
-        if row.ts < incident.opened:
-            done_before.append(row.ts)
+        written.append(Written.of(row, incident.opened))
+        # Before the opening it is a change (What changed); an ack or a silence
+        # touches no traffic, so it has no effect to measure.
+        if row.ts < incident.opened or row.action in ALERT_ACTIONS:
             continue
         scoped = impact.scope_of_target(row.target, row.after, scopes)
         effects.append(
@@ -152,7 +155,7 @@ def collect(
         tuple(effects),
         tuple(points),
         now,
-        tuple(what_changed(timeline, done_before)),
+        tuple(what_changed(timeline, written)),
         tuple(problems),
     )
 
@@ -273,16 +276,33 @@ def _timeline(pm: Postmortem) -> list[str]:
     return out
 
 
-def what_changed(timeline: Timeline, done_before: Iterable[datetime]) -> list[TimelineEntry]:
+@dataclass(frozen=True)
+class Written:
+    """A done write: when, and every name its snapshots may carry (the target,
+    the step targets of a composite plan, a prompt's name for ``prompt:alias``)."""
+
+    ts: datetime
+    names: frozenset[str]
+    before_opening: bool
+
+    @classmethod
+    def of(cls, row: AuditRow, opened: datetime) -> Written:
+        names = {row.target, *(row.after if isinstance(row.after, dict) else ())}
+        names |= {n.split(":", 1)[0] for n in names if ":" in n}
+        return cls(row.ts, frozenset(str(n) for n in names), row.ts < opened)
+
+
+def what_changed(timeline: Timeline, written: Iterable[Written]) -> list[TimelineEntry]:
     """Changes in the window, and the writes done before the opening (what may
-    have caused it: ``done_before`` are their times); a history snapshot of a
-    write already listed (same target, within a second) is left out."""
-    times = set(done_before)
-    writes = [e for e in timeline.of_kind("action") if e.ts in times]
-    items = list(writes)
+    have caused it; those after it are under Actions taken). A history snapshot
+    that a done write took of its own result (a name of it, within a second) is
+    left out: the write says it with its who and why."""
+    written = list(written)
+    before = {w.ts for w in written if w.before_opening}
+    items = [e for e in timeline.of_kind("action") if e.ts in before and e.source == "audit"]
     for e in timeline.of_kind("change"):
         if e.source.startswith("history") and any(
-            abs((e.ts - w.ts).total_seconds()) < 1 and w.ref == e.ref for w in writes
+            abs((e.ts - w.ts).total_seconds()) < 1 and e.ref in w.names for w in written
         ):
             continue
         items.append(e)
@@ -291,8 +311,7 @@ def what_changed(timeline: Timeline, done_before: Iterable[datetime]) -> list[Ti
 
 def _changed(pm: Postmortem) -> list[str]:
     lines = [
-        f"- {_when(e.ts)} UTC · {_cell(e.title)} · {e.who or '?'} ({e.source})"
-        for e in pm.changes
+        f"- {_when(e.ts)} UTC · {_cell(e.title)} · {e.who or '?'} ({e.source})" for e in pm.changes
     ]
     return ["## What changed", "", *(lines or ["Nothing changed in the window."]), ""]
 

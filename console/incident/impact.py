@@ -269,18 +269,23 @@ def effect(
 
 
 def alert_routes(conn: sqlite3.Connection, start: datetime, end: datetime) -> tuple[str, ...]:
-    """The routes of the alerts that were pending or firing in [start, end]
-    (the ``route`` label of their ``alerts`` row), sorted."""
+    """The routes of the alerts that were pending or firing in [start, end],
+    sorted: the ``route`` label of their ``alerts`` row, or of the alert the
+    event recorded (its detail), for an alert whose row is gone."""
     rows = conn.execute(
-        "SELECT DISTINCT a.labels FROM alert_events e JOIN alerts a ON a.key = e.key "
+        "SELECT a.labels, e.detail FROM alert_events e LEFT JOIN alerts a ON a.key = e.key "
         "WHERE e.ts >= ? AND e.ts <= ? AND e.event IN ('pending', 'firing')",
         (ts_ms(start), ts_ms(end)),
     ).fetchall()
     routes = set()
-    for (labels,) in rows:
-        value = loads(labels)
-        if isinstance(value, dict) and value.get("route"):
-            routes.add(str(value["route"]))
+    for labels, detail in rows:
+        recorded = loads(detail)
+        for value in (
+            loads(labels),
+            recorded.get("labels") if isinstance(recorded, dict) else None,
+        ):
+            if isinstance(value, dict) and value.get("route"):
+                routes.add(str(value["route"]))
     return tuple(sorted(routes))
 
 

@@ -86,7 +86,9 @@ def window(
 
 
 def alert_entries(conn: sqlite3.Connection, start: datetime, end: datetime) -> list[TimelineEntry]:
-    """Alert events in [start, end]."""
+    """Alert events in [start, end]. ``detail`` is what the engine recorded
+    (``console/alerts/lifecycle.py``: the alert as a dict) or, for an ack or a
+    silence, who did it and until when (``connectors/workspace/alert_marks.py``)."""
     rows = conn.execute(
         "SELECT ts, key, event, severity, title, detail FROM alert_events "
         "WHERE ts >= ? AND ts <= ? ORDER BY ts, id",
@@ -95,32 +97,46 @@ def alert_entries(conn: sqlite3.Connection, start: datetime, end: datetime) -> l
     out = []
     for ts, key, event, severity, title, detail in rows:
         sev = f" ({severity})" if severity else ""
+        value = loads(detail if isinstance(detail, str) else None)
+        facts = value if isinstance(value, dict) else {}
         out.append(
             TimelineEntry(
                 from_ms(int(ts)),
                 "alert",
                 f"{event}: {title or key}{sev}",
-                _alert_body(detail),
+                alert_detail(facts),
                 "alert_events",
-                ref=str(key or ""),
+                str(facts.get("who") or ""),
+                str(key or ""),
             )
         )
     return out
 
 
-def _alert_body(detail: object) -> str:
-    value = loads(detail if isinstance(detail, str) else None)
-    if isinstance(value, dict):
-        shown = [(k, v) for k, v in value.items() if v not in (None, "", {}, [])]
-        return ", ".join(f"{k} {_short(v)}" for k, v in shown)
-    return "" if value is None else str(value)
+def alert_detail(facts: dict[str, Any]) -> str:
+    """The figures of an alert event in one line: burn rates, observed against
+    the objective, a silence's end. ``burn 1h 14.4, 5m 20.1 · observed 0.31,
+    objective 0.05``."""
+    parts = []
+    burn = facts.get("burn")
+    if isinstance(burn, dict) and burn:
+        parts.append("burn " + ", ".join(f"{w} {_short(v)}" for w, v in burn.items()))
+    figures = [
+        f"{k} {_short(facts[k])}" for k in ("observed", "objective") if facts.get(k) is not None
+    ]
+    if figures:
+        parts.append(", ".join(figures))
+    if facts.get("until"):
+        parts.append(f"until {facts['until']}")
+    detail = facts.get("detail")
+    if isinstance(detail, str) and detail:
+        parts.append(detail)
+    return " · ".join(parts)
 
 
 def _short(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
-    if isinstance(value, dict):
-        return " ".join(f"{k}={_short(v)}" for k, v in value.items())
     return str(value)
 
 

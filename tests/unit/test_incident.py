@@ -144,6 +144,7 @@ def test_timeline_has_every_source_in_order(known: tuple[Session, Incident]) -> 
         (at(11, 20), "replay", "replay batch b1: 3 replays (different 2, identical 1)"),
         (at(11, 25), "replay", "replay of chat-1110-1: similar"),
         (at(11, 30), "action", "set_enabled kill-support-chat: cancelled"),
+        (at(11, 40), "change", "flag support-chat-prompt v13 100%/v14 0%"),
         (at(11, 40), "action", "rollback_route /support/chat: done (refusals 4x on v14)"),
         (at(11, 42), "note", "rolled back; watching"),
         (at(11, 45), "alert", "resolved: refusal rate on /support/chat (page)"),
@@ -248,3 +249,34 @@ def test_step_grows_with_the_window() -> None:
     assert impact.step_for(at(10, 0), at(12, 0)) == 60
     assert impact.step_for(at(0, 0), at(10, 0)) == 300  # 600 minutes, 120 points
     assert impact.step_for(at(0, 0), at(0, 0) + timedelta(days=7)) == 7200
+
+
+def test_alerts_recorded_by_the_engine_and_acked_show_in_the_timeline(fresh: Session) -> None:
+    """The events as console/alerts/lifecycle.py and alert_marks write them."""
+    from connectors.workspace import alert_marks
+    from console.alerts import lifecycle
+    from console.alerts.model import Alert
+
+    conn = fresh.store()
+    alert = Alert(
+        key="slo:/search:error_rate", kind="slo", severity="ticket", state="resolved",
+        title="error rate on /search", labels={"route": "/search", "signal": "error_rate"},
+        onset=at(11, 10), ended=at(11, 20), burn={"1h": 20.0, "5m": 40.0},
+        observed=0.2, objective=0.01,
+    )  # fmt: skip
+    lifecycle.record(conn, [alert], now=at(11, 30), pending_for=timedelta(minutes=2))
+    alert_marks.mark(conn, alert.key, who="bob", now=at(11, 15))
+    with conn:  # only the engine's alert: the world's own rows would also match
+        conn.execute("DELETE FROM alert_events WHERE key != ?", (alert.key,))
+    inc = record.open_incident(fresh, "errors on search", "sev3", at=at(11, 12))
+    entries = timeline.build(fresh, inc, now=at(11, 40)).of_kind("alert")
+    assert [(e.ts, e.title.split(":")[0], e.who) for e in entries] == [
+        (at(11, 10), "pending", ""),
+        (at(11, 12), "firing", ""),
+        (at(11, 15), "acked", "bob"),
+        (at(11, 20), "resolved", ""),
+    ]
+    assert entries[1].body == "burn 1h 20, 5m 40 · observed 0.2, objective 0.01"
+    with conn:  # the route still comes from the event when the alert row is gone
+        conn.execute("DELETE FROM alerts")
+    assert impact.alert_routes(conn, at(11, 0), at(11, 40)) == ("/search",)
