@@ -11,7 +11,8 @@ Two hours of traffic, 10:00-12:00 UTC on 2026-11-29 (FIXED_NOW is 12:00):
 
 Around it: an alert on /support/chat's refusal rate (pending 11:01, firing
 11:03, resolved 11:45), the canary flag write at 10:58 (audit and history),
-a cancelled kill switch at 11:30, the rollback at 11:40, a batch of three
+a cancelled kill switch at 11:30, the rollback at 11:40 (audit and its
+history snapshot, as the write pipeline leaves them), a batch of three
 replays at 11:20 and one replay at 11:25. The incident itself is opened by
 the tests (``open_known_incident``): 11:05, notes at 11:10 and 11:42, closed
 at 11:50.
@@ -159,6 +160,8 @@ def build(path: Path) -> Path:
                {flag: good}, {flag: canary}, "canary v14")  # fmt: skip
         _audit(conn, at(11, 30), "alice", "set_enabled", "kill-support-chat", "cancelled",
                None, None, "")  # fmt: skip
+        # What the pipeline does after a write: snapshot the new state.
+        snapshot_history(conn, "flag", "flagd", flag, good, at=at(11, 40))
         _audit(conn, at(11, 40), "alice", "rollback_route", "/support/chat", "done",
                {flag: canary}, {flag: good}, "refusals 4x on v14")  # fmt: skip
         with conn:

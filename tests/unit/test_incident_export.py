@@ -96,17 +96,19 @@ def test_timeline_table(markdown: str) -> None:
     rows = table(sections(markdown)["Timeline"])
     assert [r[1] for r in rows] == [
         "change", "action", "alert", "alert", "incident", "note", "replay", "replay",
-        "action", "action", "note", "alert", "incident",
+        "action", "change", "action", "note", "alert", "incident",
     ]  # fmt: skip
     assert rows[0][0] == "2026-11-29 10:58:00"
     assert rows[5] == ["2026-11-29 11:10:00", "note", r"refusals up on v14 \| canary suspected",
                        "alice"]  # fmt: skip
     assert rows[6][2].startswith("replay batch b1: 3 replays (different 2, identical 1)")
     rollback = "rollback_route /support/chat: done (refusals 4x on v14)"
-    assert rows[9] == ["2026-11-29 11:40:00", "action", rollback, "alice"]
+    assert rows[10] == ["2026-11-29 11:40:00", "action", rollback, "alice"]
 
 
 def test_what_changed_lists_the_write_before_the_opening_once(markdown: str) -> None:
+    # The canary's flag snapshot is the deploy-bot's write; the rollback's snapshot
+    # at 11:40 is the rollback's own result, under Actions taken.
     assert sections(markdown)["What changed"] == [
         "- 2026-11-29 10:58:00 UTC · set_weights support-chat-prompt: done (canary v14) · "
         "deploy-bot (audit)"
@@ -158,7 +160,7 @@ def test_json_entries_carry_the_fields_the_incident_tools_take(
     assert doc["incident"]["label"] == "INC-1" and doc["incident"]["impact"]["refusals"] == 166
     assert doc["incident"]["effects"][0]["after"]["refusal_rate"] == 0.1
     entries = doc["timeline"]
-    assert len(entries) == 13
+    assert len(entries) == 14
     for e in entries:
         assert {"timestamp", "kind", "body", "title"} <= set(e)
         assert e["timestamp"].endswith("Z")
@@ -241,3 +243,27 @@ def test_cli_export_of_the_known_incident_matches_the_library(
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == export.markdown(export.collect(session, incident))
     assert record.get(session.store(), incident.id).status == "closed"
+
+
+def test_a_writes_own_snapshots_are_not_listed_as_changes() -> None:
+    from console.changelog.audit_rows import AuditRow
+    from console.incident.timeline import Timeline, TimelineEntry
+    from tests.incident_world import at
+
+    row = AuditRow(at(11, 0), "llmdeck", "bob", "staging", "move_alias",
+                   "support-answer:canary", "done", None, "13")  # fmt: skip
+    written = export.Written.of(row, opened=at(10, 0))
+    assert written.names == {"support-answer:canary", "support-answer"}
+    assert not written.before_opening
+    incident = Incident(1, at(10, 0), None, "t", "sev3", "bob", "t")
+    entries = (
+        TimelineEntry(at(11, 0), "change", "support-answer alias canary→13", "", "history:files",
+                      ref="support-answer"),
+        TimelineEntry(at(11, 0), "action", "move_alias support-answer:canary: done", "", "audit",
+                      "bob", "support-answer:canary"),
+        TimelineEntry(at(11, 5), "change", "flag x on", "", "unleash", "carol", "x"),
+    )
+    tl = Timeline(incident, at(9, 0), at(12, 0), entries)
+    # The alias move is after the opening: an action taken, not a change; its
+    # snapshot goes with it. The Unleash flip by someone else is a change.
+    assert [e.title for e in export.what_changed(tl, [written])] == ["flag x on"]
