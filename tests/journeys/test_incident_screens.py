@@ -166,6 +166,4 @@ def test_open_incident_modal_snapshot(snap_compare: Any, ws: Path) -> None:
         await type_text(pilot, "Refusals up on support chat")
         await waits.repaint(pilot)
 
-    assert snap_compare(
-        LlmdeckApp(world.session(ws)), terminal_size=SIZE, run_before=open_dialog
-    )
+    assert snap_compare(LlmdeckApp(world.session(ws)), terminal_size=SIZE, run_before=open_dialog)

@@ -257,10 +257,23 @@ def test_a_writes_own_snapshots_are_not_listed_as_changes() -> None:
     assert not written.before_opening
     incident = Incident(1, at(10, 0), None, "t", "sev3", "bob", "t")
     entries = (
-        TimelineEntry(at(11, 0), "change", "support-answer alias canary→13", "", "history:files",
-                      ref="support-answer"),
-        TimelineEntry(at(11, 0), "action", "move_alias support-answer:canary: done", "", "audit",
-                      "bob", "support-answer:canary"),
+        TimelineEntry(
+            at(11, 0),
+            "change",
+            "support-answer alias canary→13",
+            "",
+            "history:files",
+            ref="support-answer",
+        ),
+        TimelineEntry(
+            at(11, 0),
+            "action",
+            "move_alias support-answer:canary: done",
+            "",
+            "audit",
+            "bob",
+            "support-answer:canary",
+        ),
         TimelineEntry(at(11, 5), "change", "flag x on", "", "unleash", "carol", "x"),
     )
     tl = Timeline(incident, at(9, 0), at(12, 0), entries)
