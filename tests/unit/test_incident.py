@@ -280,3 +280,22 @@ def test_alerts_recorded_by_the_engine_and_acked_show_in_the_timeline(fresh: Ses
     with conn:  # the route still comes from the event when the alert row is gone
         conn.execute("DELETE FROM alerts")
     assert impact.alert_routes(conn, at(11, 0), at(11, 40)) == ("/search",)
+
+
+def test_the_incident_record_is_no_change_marker(known: tuple[Session, Incident]) -> None:
+    """Opening, noting and closing are audited, but they are not changes to the
+    system: no marker on the charts, no candidate for an alert's suspects."""
+    from console.changelog import markers
+
+    session, _ = known
+    audited = (
+        session.store()
+        .execute("SELECT COUNT(*) FROM audit WHERE action LIKE 'incident.%'")
+        .fetchone()[0]
+    )
+    assert audited == 4  # open, two notes, close
+    found = markers.from_audit(session.store(), at(10, 0), at(12, 0))
+    assert [(m.what.split(" ")[0], m.who) for m in found] == [
+        ("set_weights", "deploy-bot"),
+        ("rollback_route", "alice"),
+    ]
