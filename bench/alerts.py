@@ -56,9 +56,7 @@ def main() -> None:
     print(f"at {FIXED_NOW:%Y-%m-%d %H:%M} UTC: {n_rules} rules, {len(board.alerts)} alerts")
     for a in board.alerts:
         print(f"  {a.state} {a.severity} {a.title}")
-    print(
-        f"first evaluation of a session (all grid steps read): {statistics.median(colds):.1f} ms"
-    )
+    print(f"first evaluation of a session (all grid steps read): {statistics.median(colds):.1f} ms")
     print(
         f"alert evaluation per refresh (with lifecycle): median {statistics.median(warm):.1f} ms, "
         f"p90 {sorted(warm)[int(len(warm) * 0.9) - 1]:.1f} ms, max {max(warm):.1f} ms "

@@ -177,7 +177,7 @@ class AlertsScreen(DeckScreen):
             box.update(f"no change found before {escape(alert.title)}")
             return
         lines = [
-            f"[b]What changed[/] before {escape(alert.title)} (d diff, b roll back the top one)"
+            f"[b]What changed before {escape(alert.title)}[/b] (d diff, b roll back the top one)"
         ]
         for i, s in enumerate(ranked[:5], start=1):
             lines.append(f" {i}. {escape(s.evidence)}")
@@ -216,7 +216,7 @@ class AlertsScreen(DeckScreen):
         if kind != "prompt":
             self.notify(f"no diff view for a {kind} change yet", severity="warning")
             return
-        navigation.open_diff(self.app, name, b, a)
+        navigation.open_diff(self.app, name, a, b)  # older on the left
 
     def action_rollback(self) -> None:
         suspect = self._top_suspect()

@@ -105,7 +105,9 @@ class AlertWatcher:
         from console.alerts.board import current, top_suspect
 
         try:
-            board = current(self.session, drift="cached")
+            # Drift alerts are re-computed at most every few minutes (board.DRIFT_MAX_AGE_S),
+            # here as on the Alerts screen, so both count the same alerts.
+            board = current(self.session, drift="fresh")
         except LlmdeckError as exc:
             return BannerState(self.state.board, self.state.suspect, f"alerts stale: {exc}")
         worst = board.worst
