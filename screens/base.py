@@ -56,6 +56,10 @@ class DeckScreen(Screen[Any]):
         self.loader.handle(event)
 
     def on_screen_resume(self) -> None:
+        # The open incident may have changed while this screen was hidden (another
+        # screen's I, the CLI): its header shows the App's current marker.
+        for header in self.query(DeckHeader):
+            header.incident = str(getattr(self.app, "incident_marker", "") or "")
         # Textual sizes a screen only from a Resize event, which only the first
         # screen gets (at start-up). A screen shown later by switch_mode or
         # push_screen keeps a 0x0 size, so its resume refresh repaints nothing:

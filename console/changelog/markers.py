@@ -74,10 +74,15 @@ def from_history(conn: sqlite3.Connection, start: datetime, end: datetime) -> li
 
 
 def from_audit(conn: sqlite3.Connection, start: datetime, end: datetime) -> list[ChangeEvent]:
-    """Markers for audit entries in [start, end) that changed something (outcome done)."""
+    """Markers for audit entries in [start, end) that changed something (outcome done).
+
+    The incident record's own entries (``incident.open``, ``.note``, ``.close``)
+    are audited too but change nothing the charts measure: no marker.
+    """
     rows = conn.execute(
         "SELECT ts, who, action, target, reason FROM audit "
-        "WHERE ts >= ? AND ts < ? AND outcome = 'done' ORDER BY ts, id",
+        "WHERE ts >= ? AND ts < ? AND outcome = 'done' AND action NOT LIKE 'incident.%' "
+        "ORDER BY ts, id",
         (ts_ms(start), ts_ms(end)),
     ).fetchall()
     return [

@@ -1,4 +1,5 @@
-"""The header: profile, environment and mode, production unmistakable."""
+"""The header: profile, environment and mode, production unmistakable, and
+the open incident (``INC-3 open``) while there is one."""
 
 from __future__ import annotations
 
@@ -14,12 +15,18 @@ class DeckHeader(Static):
 
     screen_title: reactive[str] = reactive("")
     status: reactive[str] = reactive("")
+    # "INC-3 open" while an incident is open; the App sets it on every header
+    # (``LlmdeckApp.show_incident``) and a header shown later reads it on mount.
+    incident: reactive[str] = reactive("")
 
     def __init__(self, session: Session) -> None:
         super().__init__(id="deck-header")
         self.session = session
         if session.profile.is_production:
             self.add_class("-production")
+
+    def on_mount(self) -> None:
+        self.incident = str(getattr(self.app, "incident_marker", "") or "")
 
     def render(self) -> Text:
         p = self.session.profile
@@ -28,6 +35,10 @@ class DeckHeader(Static):
         text = Text()
         text.append(" llmdeck ", style="bold reverse")
         text.append(f"  {self.screen_title}  ", style="bold")
+        if self.incident:
+            # Early in the line: still visible when a narrow terminal cuts the rest.
+            text.append(f" {self.incident} ", style="bold reverse")
+            text.append(" ")
         text.append(f"│ profile {p.name} │ {env} │ {mode} ")
         if p.is_production:
             text.append(" ▲ PRODUCTION: every write is typed and audited ", style="bold reverse")
