@@ -8,6 +8,7 @@ durations are milliseconds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -292,6 +293,14 @@ class Matcher:
     def __str__(self) -> str:
         value = self.value.replace("\\", "\\\\").replace('"', '\\"')
         return f'{self.name}{self.op}"{value}"'
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether an alert with ``labels`` matches, as Alertmanager decides: a
+        missing label is the empty string, a regex must match the whole value.
+        Raises re.error for a regex that does not compile."""
+        value = labels.get(self.name, "")
+        hit = bool(re.fullmatch(self.value, value)) if self.is_regex else value == self.value
+        return hit if self.is_equal else not hit
 
 
 @dataclass(frozen=True, slots=True)
