@@ -102,6 +102,20 @@ class MetricsSource(Connector):
         QueryError.
         """
 
+    def slow_share(
+        self,
+        threshold_ms: float,
+        start: datetime,
+        end: datetime,
+        step_s: int,
+        group_by: str = "none",
+    ) -> list[MetricSeries]:
+        """The share of requests slower than ``threshold_ms`` per step and group
+        (a latency SLO's bad share). Raises ValueError when the source cannot tell."""
+        raise ValueError(
+            f"{self.kind or 'this'} metrics source cannot count requests slower than a threshold"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RequestFilter:

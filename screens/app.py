@@ -54,10 +54,14 @@ class LlmdeckApp(SizeGuard, App[int]):  # SizeGuard: terminal-size classes
         self.live = live
         self.local_model = local_model  # the demo's model (console/demo/local_model.py) or None
         self.model_watcher: Any = None
+        self.alert_watcher: Any = None
         if session.profile.is_production:
             self.add_class("-production")
 
     def on_mount(self) -> None:
+        from screens.widgets.alert_banner import AlertWatcher
+
+        self.alert_watcher = AlertWatcher(self, self.session, self.session.profile.refresh_seconds)
         if self.local_model is not None:
             from screens.widgets.model_status import ModelWatcher
 
@@ -105,6 +109,8 @@ class LlmdeckApp(SizeGuard, App[int]):  # SizeGuard: terminal-size classes
         stale marker, a Loader's ``failed``); every other one arrives here.
         """
         if self.model_watcher is not None and self.model_watcher.loader.handle(event):
+            return
+        if self.alert_watcher is not None and self.alert_watcher.loader.handle(event):
             return
         if event.state == WorkerState.ERROR:
             self.notify(

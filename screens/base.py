@@ -14,6 +14,7 @@ from textual.worker import Worker
 
 from console.core.session import Session
 from screens.loader import Loader
+from screens.widgets.alert_banner import AlertBanner, current_state
 from screens.widgets.deck_header import DeckHeader
 
 
@@ -64,6 +65,8 @@ class DeckScreen(Screen[Any]):
         # Again a moment later: a frame painted during switch_mode's update
         # freeze is dropped, and under load the screen may compose after the
         # first refresh (seen in tmux: Drift, esc, 3 left the Overview on screen).
+        for banner in self.query(AlertBanner):
+            banner.show(current_state(self.app))
         self.call_after_refresh(self._take_app_size)
         self.set_timer(0.25, self._take_app_size)
         self.set_timer(1.0, self._take_app_size)
@@ -80,6 +83,7 @@ class DeckScreen(Screen[Any]):
         header = DeckHeader(self.session)
         header.screen_title = self.TITLE
         yield header
+        yield AlertBanner()
         yield from self.compose_body()
         # ":" Palette is already among the keys; ctrl+p is listed by "?" (help).
         yield Footer(show_command_palette=False)

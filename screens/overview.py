@@ -100,8 +100,22 @@ class OverviewScreen(DeckScreen):
             f"updated {k.end:%H:%M:%S} · t/T range, g group"
         )
         self.query_one(KpiStrip).show(kpis.cards(frame), caption)
+        self._colour_panels(frame)
         if self.charts_poller is None:
             self.call_after_refresh(self._mount_charts)
+
+    def _colour_panels(self, frame: kpis.KpiFrame) -> None:
+        """A chart shows the alert state of the signals it draws (red: a page fires)."""
+        worst: dict[str, str] = {}
+        for card, severity, _why in frame.alerts:
+            for key in kpis.panels_of(card):
+                if worst.get(key) != "bad":
+                    worst[key] = severity
+        self._alert_frame = frame
+        for chart in self.query(".chart"):
+            key = (chart.id or "").removeprefix("chart-")
+            chart.set_class(worst.get(key) == "bad", "-bad")
+            chart.set_class(worst.get(key) == "warn", "-warn")
 
     # -- charts (mounted after the first KPI frame) ------------------------------
 
@@ -114,6 +128,9 @@ class OverviewScreen(DeckScreen):
         self._stale = StaleState()
         grid = self.query_one("#charts", Grid)
         grid.mount_all(Chart(p.title, id=f"chart-{p.key}") for p in PANELS)
+        frame = getattr(self, "_alert_frame", None)
+        if frame is not None:
+            self.call_after_refresh(self._colour_panels, frame)
         self.charts_poller = Poller(
             self,
             "charts",

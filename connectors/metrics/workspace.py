@@ -21,7 +21,7 @@ from connectors.options import Option
 from connectors.records import BackendStatus, Kpis, MetricSeries
 from connectors.workspace.connection import PerThreadStore
 from connectors.workspace.late_rows import StoreWatch
-from connectors.workspace.rollups import pieces, quantile
+from connectors.workspace.rollups import pieces, quantile, share_above
 from connectors.workspace.schema import N_LAT_BUCKETS
 
 _SUMS = (
@@ -126,6 +126,33 @@ class WorkspaceMetrics(PerThreadStore, MetricsSource):
             )
             labels = {} if group_by == "none" else {group_by: key}
             out.append(MetricSeries(name=signal, labels=labels, points=points))
+        return out
+
+    def slow_share(
+        self,
+        threshold_ms: float,
+        start: datetime,
+        end: datetime,
+        step_s: int,
+        group_by: str = "none",
+    ) -> list[MetricSeries]:
+        if group_by not in GROUPINGS:
+            raise ValueError(f"unknown grouping {group_by!r} (known: {', '.join(GROUPINGS)})")
+        step_s = max(60, int(step_s))
+        table = "rollup_hour" if step_s >= 3600 and step_s % 3600 == 0 else "rollup_minute"
+        lo, hi = int(start.timestamp()), int(end.timestamp())
+        grouped = self._grouped(table, group_by, lo, hi, step_s)
+        n_steps = max(1, math.ceil((hi - lo) / step_s))
+        out = []
+        for key in sorted(grouped):
+            points = tuple(
+                (float(lo + i * step_s), share_above(threshold_ms, grouped[key][i][9:]))
+                if i in grouped[key]
+                else (float(lo + i * step_s), math.nan)
+                for i in range(n_steps)
+            )
+            labels = {} if group_by == "none" else {group_by: key}
+            out.append(MetricSeries(name="slow_share", labels=labels, points=points))
         return out
 
     def _grouped(

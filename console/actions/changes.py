@@ -346,3 +346,56 @@ class SilenceAlert(Change):
             },
         )
         return [step], notes
+
+
+def _alert_step(ctx: Context, key: str, after_marks: dict[str, object], action: str) -> Step:
+    from connectors.workspace import alert_marks
+
+    store = ctx.session.store()
+    before = alert_marks.marks(store, key)
+    if before.get("recorded") is False:
+        raise NotFound(f"no alert {key!r} recorded in this workspace")
+    after = {**before, **after_marks}
+    if after == before:
+        raise InvalidChange(f"alert {key!r} is already so")
+    blast = Blast(0, 0, "changes no traffic: only what the console shows and who it pages")
+    return Step(action, key, ctx.environment, before, after, blast, {"key": key})
+
+
+@dataclass(frozen=True)
+class AckAlert(Change):
+    """Acknowledge one of the console's alerts: someone is on it (it keeps firing)."""
+
+    key: str
+    who: str
+    action: ClassVar[str] = "ack_alert"
+
+    @property
+    def target(self) -> str:
+        return self.key
+
+    def title(self) -> str:
+        return f"acknowledge alert {self.key}"
+
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        return [_alert_step(ctx, self.key, {"acked_by": self.who}, self.action)], []
+
+
+@dataclass(frozen=True)
+class MuteAlert(Change):
+    """Silence one of the console's alerts until ``until`` (ISO 8601, UTC): it is
+    still evaluated and recorded, but leaves the banner and stops counting as firing."""
+
+    key: str
+    until: str
+    action: ClassVar[str] = "mute_alert"
+
+    @property
+    def target(self) -> str:
+        return self.key
+
+    def title(self) -> str:
+        return f"silence alert {self.key} until {self.until}"
+
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        return [_alert_step(ctx, self.key, {"silenced_until": self.until}, self.action)], []

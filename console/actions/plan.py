@@ -36,6 +36,8 @@ class Blast:
 
     def describe(self) -> str:
         share = self.share
+        if self.affected == 0 and self.total == 0:
+            return f"none ({self.basis})"
         if share is None:
             return f"unknown ({self.basis})"
         return (

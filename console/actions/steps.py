@@ -20,8 +20,10 @@ from typing import Any
 from connectors.base import FlagStore, Registry
 from connectors.errors import ConnectorError
 from connectors.records import Matcher, Silence
+from connectors.workspace import alert_marks
 from console.actions.context import current_alias, flag_state, silencer
 from console.actions.plan import Step
+from console.core import clock
 from console.core.session import Session
 
 # A re-read silence may differ from the planned length by the request's round
@@ -91,6 +93,24 @@ def _write_alias(session: Session, step: Step, expected: Any) -> str:
     return ""
 
 
+# -- the console's own alerts (the workspace store is their backend) -----------
+def _read_marks(session: Session, step: Step) -> tuple[Any, Any]:
+    return alert_marks.marks(session.store(), step.args["key"]), None
+
+
+def _write_ack(session: Session, step: Step, expected: Any) -> str:
+    alert_marks.mark(session.store(), step.args["key"], who=step.after["acked_by"], now=clock.now())
+    return ""
+
+
+def _write_mute(session: Session, step: Step, expected: Any) -> str:
+    until = datetime.fromisoformat(step.after["silenced_until"])
+    alert_marks.mark(
+        session.store(), step.args["key"], who=session.user, now=clock.now(), silence_until=until
+    )
+    return ""
+
+
 # -- Alertmanager silences ----------------------------------------------------
 def silence_matchers(step: Step) -> tuple[Matcher, ...]:
     return tuple(Matcher(**m) for m in step.args["matchers"])
@@ -141,5 +161,8 @@ ACTIONS: dict[str, StepIO] = {
     "set_enabled": StepIO(_read_flag, _write_enabled, history="flag"),
     "set_weights": StepIO(_read_flag, _write_weights, history="flag"),
     "move_alias": StepIO(_read_alias, _write_alias, history="alias"),
+    # The alerts table is its own history.
+    "ack_alert": StepIO(_read_marks, _write_ack),
+    "mute_alert": StepIO(_read_marks, _write_mute),
     "create_silence": StepIO(_read_silences, _write_silence, _verify_silence),
 }

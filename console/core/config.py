@@ -50,11 +50,11 @@ PROFILE_KEYS = {
     "prices": "per-model price per 1k input and output tokens",
     "budgets": "per-tenant daily budgets in dollars",
     "tenants": "display names for the hashed tenant ids (hash: name)",
-    "slos": "per-route behaviour objectives",
+    "slos": "behaviour objectives per route (/path) or per prompt version (prompt NAME)",
+    "alerts": "burn-rate windows and factors, pending and absence times",
     "drift": "drift thresholds",
     "replay": "replay budgets in dollars (per_replay, per_batch) and similar_threshold",
     "user": "who the audit log names (default: the login name)",
-    "alerts": "burn-rate alert windows per severity (page, ticket)",
     **{cap: f"the {cap.replace('_', ' ')} connector" for cap in discovery.CAPABILITIES},
     "alerting": "the team's alert sources (prometheus, alertmanager): one, or a list",
 }

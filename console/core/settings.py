@@ -7,7 +7,6 @@ line and key when the config is loaded, not later on a screen.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,89 +71,29 @@ class Thresholds:
         return abs(value) / (self.psi_alert if test == "psi" else self.z_alert)
 
 
-@dataclass(frozen=True)
-class BurnWindow:
-    """One multi-window burn-rate condition (SRE workbook, chapter 5): the
-    budget burns more than ``factor`` times too fast over both the ``long``
-    and the ``short`` window (PromQL durations such as ``1h``, ``5m``)."""
-
-    long: str
-    short: str
-    factor: float
-
-
-SEVERITIES = ("page", "ticket")
-# The workbook's defaults: page on 2% of a 30-day budget in 1 h or 5% in 6 h,
-# ticket on 10% in 3 days; the short window makes the alert stop soon after
-# the burn does.
-DEFAULT_WINDOWS: dict[str, tuple[BurnWindow, ...]] = {
-    "page": (BurnWindow("1h", "5m", 14.4), BurnWindow("6h", "30m", 6.0)),
-    "ticket": (BurnWindow("3d", "6h", 1.0),),
-}
-_DURATION = re.compile(r"^([1-9][0-9]*)([smhdw])$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-class WindowError(ValueError):
-    """A malformed ``alerts:`` entry; ``path`` is the key path below ``alerts``."""
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        self.path, self.message = path, message
-        super().__init__(f"alerts.{'.'.join(str(p) for p in path)}: {message}")
-
-
-def duration_s(text: str) -> int | None:
-    """Seconds of a one-unit PromQL duration (``5m``, ``6h``, ``3d``), None if it is not one."""
-    match = _DURATION.match(text) if isinstance(text, str) else None
-    return int(match.group(1)) * _UNIT_S[match.group(2)] if match else None
-
-
-def alert_windows(raw: Any) -> dict[str, tuple[BurnWindow, ...]]:
-    """The profile's ``alerts:`` section: ``severity: [[long, short, factor], ...]``.
-
-    A severity the section leaves out keeps its default (``DEFAULT_WINDOWS``);
-    an empty list turns it off. Raises WindowError naming the entry.
-    """
-    if raw is None:
-        return dict(DEFAULT_WINDOWS)
-    if not isinstance(raw, Mapping):
-        raise WindowError((), "must map page/ticket to [[long, short, factor], ...]")
-    out = dict(DEFAULT_WINDOWS)
-    for severity, entries in raw.items():
-        if severity not in SEVERITIES:
-            known = ", ".join(SEVERITIES)
-            raise WindowError((str(severity),), f"unknown severity (known: {known})")
-        if not isinstance(entries, list):
-            raise WindowError((severity,), "expected a list of [long, short, factor]")
-        out[severity] = tuple(_window(severity, i, entry) for i, entry in enumerate(entries))
-    return out
-
-
-def _window(severity: str, i: int, entry: Any) -> BurnWindow:
-    if not isinstance(entry, list) or len(entry) != 3:
-        raise WindowError((severity, i), "expected [long window, short window, burn factor]")
-    long, short, factor = entry
-    seconds = []
-    for j, window in ((0, long), (1, short)):
-        s = duration_s(window)
-        if s is None:
-            raise WindowError(
-                (severity, i, j), f"expected a duration such as 5m, 1h or 3d, not {window!r}"
-            )
-        seconds.append(s)
-    if seconds[0] <= seconds[1]:
-        raise WindowError((severity, i, 0), f"long window {long} is not longer than {short}")
-    if not _number(factor) or factor <= 0:
-        raise WindowError((severity, i, 2), f"expected a burn factor > 0, not {factor!r}")
-    return BurnWindow(long, short, float(factor))
-
-
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
 def _err(doc: Located, path: KeyPath, message: str) -> ConfigError:
     return ConfigError(str(doc.error(path, message)))
+
+
+def _check_alerts(doc: Located, base: KeyPath, spec: dict[str, Any]) -> None:
+    """The ``alerts:`` section, read as the engine reads it; an error names the
+    file, the line of the offending key and the key."""
+    from console.core.alert_rules import ALERT_KEYS, alert_settings
+
+    for key in spec:
+        if key not in ALERT_KEYS:
+            raise _err(doc, (*base, "alerts", key), f"unknown key (known: {', '.join(ALERT_KEYS)})")
+    try:
+        alert_settings({"alerts": spec})
+    except ConfigError as exc:
+        message = str(exc).removeprefix("alerts.")
+        key, _, why = message.partition(": ")
+        path: KeyPath = (*base, "alerts", key.split("[")[0])
+        raise _err(doc, path, f"{key}: {why}" if "[" in key else why) from None
 
 
 def check(doc: Located, base: KeyPath, spec: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +112,8 @@ def check(doc: Located, base: KeyPath, spec: dict[str, Any]) -> dict[str, Any]:
     for tenant, budget in out.get("budgets", {}).items():
         if not _number(budget):
             raise _err(doc, (*base, "budgets", tenant), "expected dollars per day, a number")
+    if "alerts" in out:
+        _check_alerts(doc, base, out["alerts"])
     for tenant, name in out.get("tenants", {}).items():
         if not isinstance(name, str) or not name.strip():
             raise _err(doc, (*base, "tenants", tenant), "expected a display name")
@@ -187,10 +128,6 @@ def check(doc: Located, base: KeyPath, spec: dict[str, Any]) -> dict[str, Any]:
                 raise _err(doc, (*path, k), f"unknown objective (known: {', '.join(OBJECTIVES)})")
             if not _number(v):
                 raise _err(doc, (*path, k), "expected a number")
-    try:
-        alert_windows(out.get("alerts"))
-    except WindowError as exc:
-        raise _err(doc, (*base, "alerts", *exc.path), exc.message) from None
     known = Thresholds.__dataclass_fields__
     for k, v in out.get("drift", {}).items():
         if k not in known:

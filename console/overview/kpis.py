@@ -1,9 +1,11 @@
 """The KPI strip's figures: what the Overview shows and ``llmdeck metrics`` prints.
 
 Each card carries a severity (ok, warn, bad) so the cause of an incident stands
-out at the default range without paging through ranges: a figure is judged
-against the profile's SLOs for it (an SLO burning or exhausted on any route) and
-against its own baseline, the day before the range. Only rates and latency are
+out at the default range without paging through ranges. A figure that an alert
+rule of the profile covers takes its colour from the alert state (a firing page
+is bad, a ticket or a pending page warns, nothing active is ok); any other
+figure is judged against the SLO statuses and its own baseline, the day before
+the range. Only rates and latency are
 judged: traffic volume (and cost, which follows it) goes both ways and stays ``ok``.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from connectors.records import Kpis
@@ -66,6 +68,10 @@ class KpiFrame:
     kpis: Kpis
     baseline: Kpis | None = None
     slos: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
+    # From the alert engine: (card key, severity, why) per active alert, and the
+    # cards some alert rule covers (their colour is the alert state, nothing else).
+    alerts: tuple[tuple[str, Severity, str], ...] = field(default_factory=tuple)
+    covered: frozenset[str] = frozenset()
 
 
 def load(session: Session, rng: TimeRange) -> Kpis:
@@ -81,8 +87,8 @@ def load_frame(session: Session, rng: TimeRange) -> KpiFrame:
     """The KPIs with what judges them. Raises as ``load`` for the KPIs themselves;
     a baseline or SLO that cannot be read only leaves the cards unjudged by it."""
     from connectors.errors import ConnectorError
+    from console.core.series_cache import metrics_source  # the SLO figures the Overview shows
     from console.overview import slo
-    from console.overview.series_cache import metrics_source  # the SLO figures the Overview shows
 
     k = load(session, rng)
     metrics = metrics_source(session)
@@ -98,7 +104,59 @@ def load_frame(session: Session, rng: TimeRange) -> KpiFrame:
         )
     except (ConnectorError, LlmdeckError, ValueError):
         states = ()
-    return KpiFrame(k, baseline, states)
+    alerts, covered = alert_marks(session, k.end)
+    return KpiFrame(k, baseline, states, alerts, covered)
+
+
+# Card -> the Overview panels that draw its signal (coloured with it).
+CARD_PANELS = {
+    "refusal_rate": ("rates", "refusals"),
+    "error_rate": ("rates",),
+    "block_rate": ("rates",),
+    "latency_p95_ms": ("latency",),
+    "cost_per_hour": ("cost",),
+}
+
+
+def panels_of(card: str) -> tuple[str, ...]:
+    return CARD_PANELS.get(card, ())
+
+
+# Alert objective -> the card it colours.
+ALERT_CARDS = {**SLO_KEYS, "spend": "cost_per_hour"}
+
+
+def alert_marks(
+    session: Session, at: datetime
+) -> tuple[tuple[tuple[str, Severity, str], ...], frozenset[str]]:
+    """What the alert engine says of each card at ``at``: a firing page makes it
+    bad, a firing ticket or a pending page warn. A card no rule covers is left
+    to the baseline. Never raises: an engine that fails colours nothing."""
+    from connectors.errors import ConnectorError
+    from console.alerts import engine
+    from console.core.alert_rules import rules
+
+    try:
+        covered = frozenset(
+            ALERT_CARDS[r.objective]
+            for r in rules(session.profile.settings)
+            if r.objective in ALERT_CARDS
+        )
+        board = engine.evaluate(session, at)
+    except (ConnectorError, LlmdeckError, ValueError):
+        return (), frozenset()
+    out: list[tuple[str, Severity, str]] = []
+    for a in board.alerts:
+        card = ALERT_CARDS.get(a.labels.get("objective", ""))
+        if card is None or a.state == "resolved" or a.silenced(board.at):
+            continue
+        if a.state == "firing" and a.severity == "page":
+            out.append((card, "bad", f"PAGE · {a.title}"))
+        elif a.state == "firing":
+            out.append((card, "warn", f"TICKET · {a.title}"))
+        else:
+            out.append((card, "warn", f"pending · {a.title}"))
+    return tuple(out), covered
 
 
 def invalid_rate(v: float | None) -> str:
@@ -188,6 +246,13 @@ def cards(k: Kpis | KpiFrame) -> list[KpiCard]:
             if reason := invalid_rate(c.value):
                 out.append(KpiCard(c.key, c.label, "invalid", None, "bad", reason))
                 continue
-        severity, why = judge(c.key, c.value, base, frame.slos)
+        severity: Severity
+        if c.key in frame.covered:
+            severity, why = "ok", ""
+            for card, sev, reason in frame.alerts:
+                if card == c.key:
+                    severity, why = _worse((severity, why), (sev, reason))
+        else:
+            severity, why = judge(c.key, c.value, base, frame.slos)
         out.append(KpiCard(c.key, c.label, c.text, c.value, severity, why, c.estimate))
     return out

@@ -15,9 +15,9 @@ from typing import Any
 from connectors.base import MetricsSource
 from connectors.errors import ConnectorError
 from connectors.records import MetricSeries
+from console.core import series_cache
 from console.core.session import Session
 from console.core.spans import TimeRange
-from console.overview import series_cache
 from console.overview.kpis import RATE_KEYS, invalid_rate
 
 
@@ -123,8 +123,8 @@ def report(session: Session, rng: TimeRange, group_by: str) -> dict[str, Any]:
     """Everything the Overview shows, JSON-ready (``llmdeck metrics --json``)."""
     from dataclasses import asdict
 
-    from console.overview import budgets, kpis, slo
     from console.changelog import markers as changes
+    from console.overview import budgets, kpis, slo
 
     metrics = series_cache.metrics_source(session)
     start, end = rng.window()

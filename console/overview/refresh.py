@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.records import ChangeEvent
+from console.changelog import markers as changes
+from console.core import series_cache
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 from console.core.spans import TimeRange
-from console.overview import budgets, panels, series_cache, slo
-from console.changelog import markers as changes
+from console.overview import budgets, panels, slo
 from console.overview.panels import PanelData
 
 

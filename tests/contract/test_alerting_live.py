@@ -215,6 +215,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "profiles:\n  p:\n    metrics: {kind: prometheus, url: 'http://127.0.0.1:9'}\n"
         f"    slos:\n      '{CHAT}': {{refusal_rate: 0.05}}\n"
         f"      '{BILLING}': {{refusal_rate: 0.05}}\n"
+        # Firing after a second of burning, not the default two minutes.
+        "    alerts: {for: 1s}\n"
     )
     rules = root / "rules.yml"
     assert main(["--config", str(seed), "slo", "rules", "-o", str(rules)]) == 0
@@ -290,7 +292,10 @@ def silences_to_expire(world: World) -> Iterator[list[str]]:
 
 def test_prometheus_answers_the_firing_page_alert(world: World) -> None:
     source = PrometheusAlerts(url=world.prom.url)
-    firing = wait_for("page alert on /support/chat", lambda: world.mine(source.alerts()))
+    firing = wait_for(
+        "page alert on /support/chat firing",
+        lambda: [a for a in world.mine(source.alerts()) if a.state == "firing"],
+    )
     alert = firing[0]
     assert alert.state == "firing"
     assert alert.labels["objective"] == "refusal_rate"
