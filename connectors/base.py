@@ -13,10 +13,11 @@ each declares those options in ``OPTIONS`` (see ``connectors.options``).
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from connectors.errors import ReadOnlyError
@@ -101,6 +102,33 @@ class MetricsSource(Connector):
         Raises ValueError for an unknown signal or grouping, BackendUnavailable,
         QueryError.
         """
+
+    def newest(
+        self, signal: str, at: datetime, lookback: timedelta, group_by: str = "none"
+    ) -> dict[str, datetime]:
+        """When ``signal`` last had data at or before ``at``, per group value
+        (``""`` when ungrouped), looking back ``lookback``: the time of the newest
+        point with a value (not NaN), and for ``requests`` with at least one
+        request. A group with no data in (at - lookback, at] is left out, so an
+        empty dict means "no data in the lookback".
+
+        This default reads ``series`` over the lookback a minute a step, which
+        is right but as costly as a chart of that range; sources override it
+        with a cheaper query. Accurate to a step: the end of the newest step
+        with data. Raises as ``series``.
+        """
+        step = 60
+        out: dict[str, datetime] = {}
+        for s in self.series(signal, at - lookback, at, step, group_by):
+            key = "" if group_by == "none" else str(s.labels.get(group_by, ""))
+            for t, v in reversed(s.points):
+                if math.isnan(v) or (signal == "requests" and v <= 0):
+                    continue
+                when = datetime.fromtimestamp(min(t + step, at.timestamp()), UTC)
+                if key not in out or when > out[key]:
+                    out[key] = when
+                break
+        return out
 
     def slow_share(
         self,

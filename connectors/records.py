@@ -92,6 +92,8 @@ class Kpis:
     """The KPI strip's figures over one time range.
 
     Rates are fractions in [0, 1]; ``None`` means the backend had no data.
+    ``errors`` names the fields whose own query failed (field -> one line), so
+    one bad query leaves the other figures standing.
     """
 
     start: datetime
@@ -105,6 +107,7 @@ class Kpis:
     error_rate: float | None
     block_rate: float | None
     refusal_rate: float | None
+    errors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from textual.widgets import Static
 from textual.worker import Worker
 
 from connectors.base import GROUPINGS, RequestFilter
+from console.alerts.absence import no_data_text
 from console.core import clock
 from console.core.errors import LlmdeckError
 from console.core.spans import DEFAULT_RANGE, RANGES
@@ -34,10 +35,10 @@ if TYPE_CHECKING:
 @dataclass
 class ChartsFrame:
     """One refresh under the strip: the data and, per chart, (spec, stale note,
-    prebuilt text and the size it was built at)."""
+    prebuilt text and the size it was built at, "no data since" note)."""
 
     data: OverviewData
-    charts: dict[str, tuple[Any, str, Any]]
+    charts: dict[str, tuple[Any, str, Any, str]]
     range_name: str
     group_by: str
 
@@ -99,6 +100,9 @@ class OverviewScreen(DeckScreen):
             f"last {self.range_name} · group by {self.group_by} · {k.requests:,} requests · "
             f"updated {k.end:%H:%M:%S} · t/T range, g group"
         )
+        stopped = frame.fresh.silent_since("requests") if frame.fresh else None
+        if stopped is not None:
+            caption = f"requests: {no_data_text(stopped, k.end)} · {caption}"
         self.query_one(KpiStrip).show(kpis.cards(frame), caption)
         self._colour_panels(frame)
         if self.charts_poller is None:
@@ -158,6 +162,9 @@ class OverviewScreen(DeckScreen):
         charts = {}
         for p in PANELS:
             panel, note = shown[p.key]
+            # Absence comes from this refresh's reading even when the panel itself
+            # failed and shows its last good data.
+            absent = data.panels[p.key].absence_note()
             spec = ChartSpec(
                 tuple((ln.label, ln.points) for ln in panel.lines),
                 end,
@@ -169,7 +176,7 @@ class OverviewScreen(DeckScreen):
             prebuilt = None
             if target is not None and target.width > 0 and target.height > 0:
                 prebuilt = prebuild(spec, target)
-            charts[p.key] = (spec, note, prebuilt)
+            charts[p.key] = (spec, note, prebuilt, absent)
         return ChartsFrame(data, charts, range_name, group_by)
 
     def _show_charts(self, frame: ChartsFrame) -> None:
@@ -179,9 +186,10 @@ class OverviewScreen(DeckScreen):
             assert self.charts_poller is not None
             self.call_after_refresh(self.charts_poller.refresh_now)
 
-        for key, (spec, note, prebuilt) in frame.charts.items():
+        for key, (spec, note, prebuilt, absent) in frame.charts.items():
             chart = self.query_one(f"#chart-{key}", Chart)
             chart.show(spec, note, prebuilt)
+            chart.set_absent(absent)
             self._plot_targets[key] = chart.target()
         _set_text(self.query_one("#changes", Static), _changes_text(frame.data))
         _set_text(self.query_one("#budgets", Static), _budgets_text(frame.data))

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from connectors.base import MetricsSource
 from connectors.errors import ConnectorError
 from connectors.records import MetricSeries
-from console.alerts import burn
+from console.alerts import absence, burn
 from console.alerts.model import Alert, Severity
 from console.core import clock
 from console.core.alert_rules import AlertSettings, Rule, WindowPair, alert_settings, rules
@@ -251,6 +251,16 @@ def _judge(
     )
 
 
+def _live_until(rule: Rule, grid: _Grid, key: str, cfg: AlertSettings) -> datetime:
+    """The end of the shortest window after the scope's last minute with traffic
+    (or spend): past it, nothing is being burnt."""
+    counted = grid.bad if rule.mode == "spend" else grid.total
+    values = counted.get(key, [])
+    last = max((i for i, v in enumerate(values) if v > 0), default=-1)
+    shortest = min(p.short for p in cfg.pairs)
+    return grid.time(last + 1) + shortest
+
+
 def _routes_of_prompts(session: Session) -> dict[str, str]:
     """prompt id -> the route its newest request came on (labels a prompt
     alert with the route an on-call engineer knows it by)."""
@@ -280,17 +290,27 @@ def evaluate(session: Session, at: datetime | None = None) -> Board:
     settings = session.profile.settings
     cfg = alert_settings(settings)
     all_rules = rules(settings)
-    if not all_rules:
-        return Board(now)
     try:
         metrics = metrics_source(session)
     except LlmdeckError as exc:
         return Board(now, problems=(str(exc),))
+    out: list[Alert] = []
+    problems: list[str] = []
+    try:
+        # Needs no rule: a stream that stops is news whatever the profile says.
+        out += absence.evaluate(metrics, now, absence.AbsenceSettings.from_settings(settings))
+    except ConnectorError as exc:
+        problems.append(f"absence: {exc}")
+    if not all_rules:
+        out.sort(key=Alert.rank)
+        return Board(now, tuple(out), (), tuple(problems))
     tenants = names(session)
     prompt_routes = _routes_of_prompts(session)
-    out: list[Alert] = []
     unmeasured: list[str] = []
-    problems: list[str] = []
+    # When each scope last had traffic, from the finest grid: an alert judged on
+    # a coarser one (tickets, hourly) ends once its scope has had none for the
+    # shortest window, as a page does, not at the end of the next hour.
+    live_until: dict[tuple[str, str], datetime] = {}
     by_step: dict[int, list[WindowPair]] = {}
     for pair in cfg.pairs:
         by_step.setdefault(_grid_step(pair), []).append(pair)
@@ -310,14 +330,24 @@ def evaluate(session: Session, at: datetime | None = None) -> Board:
             for key, labels in _scopes(rule, grid, tenants):
                 if rule.scope == "prompt" and rule.name in prompt_routes:
                     labels = {**labels, "route": prompt_routes[rule.name]}
+                scope_id = (str(rule), key)
+                if step == 60:
+                    live_until[scope_id] = _live_until(rule, grid, key, cfg)
                 severities: tuple[Severity, ...] = ("page", "ticket")
                 for severity in severities:
                     chosen = [p for p in pairs if p.severity == severity]
                     alert = (
                         _judge(rule, severity, chosen, grid, key, labels, cfg) if chosen else None
                     )
-                    if alert is not None:
-                        out.append(alert)
+                    if alert is None:
+                        continue
+                    if (
+                        step != 60
+                        and alert.state != "resolved"
+                        and live_until.get(scope_id, now) < now
+                    ):
+                        alert = replace(alert, state="resolved", ended=live_until[scope_id])
+                    out.append(alert)
     out = _one_per_scope(out)
     out.sort(key=Alert.rank)
     return Board(now, tuple(out), tuple(unmeasured), tuple(problems))

@@ -13,7 +13,8 @@ Profile settings::
       for: 2m                    # pending this long before firing
       keep_firing_for: 2m        # a dip shorter than this does not resolve it
       min_requests: 20           # fewer in the long window judges nothing
-      absent_after: 10m          # see console/alerts/absence.py
+      absent_after: 10m          # no data this long is absence (console/alerts/absence.py)
+      absent_lookback: 24h       # ...for what had data this far back
 
 A rate objective ("refusal rate below 1%") allows that share of bad requests;
 the burn rate over a window is the bad share observed divided by the allowed
@@ -49,7 +50,15 @@ OBJECTIVE_SIGNALS: dict[str, tuple[str, str]] = {
 LATENCY_ALLOWED_SLOW = 0.05  # "p95 below T": at most 5% of requests slower than T
 
 Severity = Literal["page", "ticket"]
-ALERT_KEYS = ("page", "ticket", "for", "keep_firing_for", "min_requests", "absent_after")
+ALERT_KEYS = (
+    "page",
+    "ticket",
+    "for",
+    "keep_firing_for",
+    "min_requests",
+    "absent_after",
+    "absent_lookback",
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ class AlertSettings:
     keep_firing_for: timedelta = timedelta(minutes=2)
     min_requests: int = 20
     absent_after: timedelta = timedelta(minutes=10)
+    absent_lookback: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -155,9 +165,13 @@ def alert_settings(settings: dict[str, Any]) -> AlertSettings:
         ("for", "pending_for"),
         ("keep_firing_for", "keep_firing_for"),
         ("absent_after", "absent_after"),
+        ("absent_lookback", "absent_lookback"),
     ):
         if key in spec:
             kw[field] = _span(f"alerts.{key}", spec[key])
+    after = kw.get("absent_after", AlertSettings.absent_after)
+    if kw.get("absent_lookback", AlertSettings.absent_lookback) <= after:
+        raise ConfigError("alerts.absent_lookback: must be longer than absent_after")
     if "min_requests" in spec:
         try:
             kw["min_requests"] = max(1, int(spec["min_requests"]))

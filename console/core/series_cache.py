@@ -15,7 +15,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import MetricsSource
@@ -71,6 +71,12 @@ class CachedMetrics(MetricsSource):
 
     def kpis(self, start: datetime, end: datetime) -> Kpis:
         return self.inner.kpis(start, end)
+
+    def newest(
+        self, signal: str, at: datetime, lookback: timedelta, group_by: str = "none"
+    ) -> dict[str, datetime]:
+        # Not the base's default (a series over the lookback): the inner source's own.
+        return self.inner.newest(signal, at, lookback, group_by)
 
     def slow_share(
         self,

@@ -7,6 +7,8 @@ is bad, a ticket or a pending page warns, nothing active is ok); any other
 figure is judged against the SLO statuses and its own baseline, the day before
 the range. Only rates and latency are
 judged: traffic volume (and cost, which follows it) goes both ways and stays ``ok``.
+A card whose signal stopped arriving before the range began says "no data since
+HH:MM" instead of a 0.0 or "-" that reads like a quiet hour.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from connectors.records import Kpis
+from console.alerts.absence import Freshness, no_data_text
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 from console.core.spans import TimeRange
@@ -43,13 +46,27 @@ SLO_KEYS = {
     "p95_latency_ms": "latency_p95_ms",
 }
 SLO_SEVERITY: dict[str, Severity] = {"exhausted": "bad", "burning": "warn"}
+# The cards in display order, and the signal (connectors.base.SIGNALS) behind each.
+CARD_SIGNALS: dict[str, str] = {
+    "requests_per_min": "requests",
+    "tokens_in_per_min": "tokens_in",
+    "tokens_out_per_min": "tokens_out",
+    "cost_per_hour": "cost",
+    "latency_p95_ms": "latency_p95",
+    "error_rate": "error_rate",
+    "block_rate": "block_rate",
+    "refusal_rate": "refusal_rate",
+}
+CARD_KEYS: tuple[str, ...] = tuple(CARD_SIGNALS)
 
 
 @dataclass(frozen=True)
 class KpiCard:
     """One figure ready to draw: its label, formatted value and raw value, its
     severity and why (empty when ok). ``estimate``: the value is read off a
-    histogram, not counted (the text starts with "~")."""
+    histogram, not counted (the text starts with "~"). ``since``: the signal
+    stopped then, before the range began; the text says "no data since HH:MM"
+    and ``value`` is None."""
 
     key: str
     label: str
@@ -58,12 +75,14 @@ class KpiCard:
     severity: Severity = "ok"
     why: str = ""
     estimate: bool = False
+    since: datetime | None = None
 
 
 @dataclass(frozen=True)
 class KpiFrame:
     """The KPIs over the range, the same figures over the baseline window (None when
-    that could not be read) and the SLO statuses as (route, objective, status)."""
+    that could not be read), the SLO statuses as (route, objective, status), and
+    when each signal last had data (None when that could not be read)."""
 
     kpis: Kpis
     baseline: Kpis | None = None
@@ -72,6 +91,7 @@ class KpiFrame:
     # cards some alert rule covers (their colour is the alert state, nothing else).
     alerts: tuple[tuple[str, Severity, str], ...] = field(default_factory=tuple)
     covered: frozenset[str] = frozenset()
+    fresh: Freshness | None = None
 
 
 def load(session: Session, rng: TimeRange) -> Kpis:
@@ -83,15 +103,18 @@ def load(session: Session, rng: TimeRange) -> Kpis:
     return metrics.kpis(start, end)
 
 
-def load_frame(session: Session, rng: TimeRange) -> KpiFrame:
+def load_frame(session: Session, rng: TimeRange, fresh: Freshness | None = None) -> KpiFrame:
     """The KPIs with what judges them. Raises as ``load`` for the KPIs themselves;
-    a baseline or SLO that cannot be read only leaves the cards unjudged by it."""
+    a baseline, SLO or newest-data reading that cannot be read only leaves the
+    cards unjudged by it. ``fresh``: a reading the caller already has."""
     from connectors.errors import ConnectorError
     from console.core.series_cache import metrics_source  # the SLO figures the Overview shows
-    from console.overview import slo
+    from console.overview import freshness, slo
 
     k = load(session, rng)
     metrics = metrics_source(session)
+    if fresh is None:
+        fresh, _ = freshness.read(session, metrics, k.end)
     span = max(k.end - k.start, BASELINE_MIN)
     try:
         baseline: Kpis | None = metrics.kpis(k.start - span, k.start)
@@ -105,7 +128,7 @@ def load_frame(session: Session, rng: TimeRange) -> KpiFrame:
     except (ConnectorError, LlmdeckError, ValueError):
         states = ()
     alerts, covered = alert_marks(session, k.end)
-    return KpiFrame(k, baseline, states, alerts, covered)
+    return KpiFrame(k, baseline, states, alerts, covered, fresh)
 
 
 # Card -> the Overview panels that draw its signal (coloured with it).
@@ -239,6 +262,14 @@ def cards(k: Kpis | KpiFrame) -> list[KpiCard]:
     ]
     out = []
     for c in plain:
+        if failed := k.errors.get(c.key):
+            out.append(KpiCard(c.key, c.label, "error", None, "bad", f"backend error: {failed}"))
+            continue
+        since = frame.fresh.empty_since(CARD_SIGNALS[c.key], k.start) if frame.fresh else None
+        if since is not None:
+            text = no_data_text(since, k.end)
+            out.append(KpiCard(c.key, c.label, text, None, "warn", text, since=since))
+            continue
         base = None if b is None else getattr(b, c.key)
         if c.key in RATE_KEYS:
             if invalid_rate(base):

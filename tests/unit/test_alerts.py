@@ -328,3 +328,20 @@ def test_a_version_rolled_back_to_no_traffic_resolves_within_minutes(
     # (the steps 11:35-11:39 hold the last requests; from 11:44 on the window is empty).
     assert page.state == "resolved"
     assert page.ended == rollback + timedelta(minutes=4)
+
+
+def test_the_ticket_of_a_version_with_no_more_traffic_ends_too(
+    tmp_path: Path, at_now: None
+) -> None:
+    canary, rollback = NOW - timedelta(hours=3), NOW - timedelta(minutes=20)
+    good = _records(NOW - timedelta(hours=13), NOW, lambda t: 0, version="1")
+    bad = _records(canary, rollback, lambda t: 6, version="2")
+    session = _workspace(
+        tmp_path, "    slos:\n      prompt answer: {refusal_rate: 0.01}\n", [*good, *bad]
+    )
+    alerts = {a.severity: a for a in engine.evaluate(session).alerts}
+    # The 3 d and 6 h windows still burn 30x, but v2 has burnt nothing since the
+    # rollback: the ticket ends with the shortest window after its last request.
+    assert alerts["ticket"].state == "resolved"
+    assert alerts["ticket"].ended == rollback + timedelta(minutes=5)
+    assert alerts["page"].state == "resolved"
