@@ -1,6 +1,6 @@
 """The ``alerting:`` profile section (one source or a list), silence matchers
-as the CLI takes them and as Alertmanager matches them, and the session
-handing read-only down to the alert sources."""
+as the CLI takes them and as Alertmanager matches them, the session handing
+read-only down to the alert sources, and team alerts as console Alerts."""
 
 from __future__ import annotations
 
@@ -132,3 +132,35 @@ def test_silence_cli_refuses_a_profile_without_alertmanager(
         .fetchall()
     )
     assert [tuple(r) for r in row] == [("create_silence", "refused")]
+
+
+def test_team_alerts_map_onto_the_console_record() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from connectors.records import ExternalAlert, Silence
+    from console.alerts.external import to_alert
+
+    since = datetime(2026, 11, 29, 11, 0, tzinfo=UTC)
+    ends = since + timedelta(hours=2)
+    silence = Silence("s1", (Matcher("route", "/x"),), since, ends, "me", "why", "active")
+
+    def ext(severity: str, state: str = "firing", silenced: tuple[str, ...] = ()) -> ExternalAlert:
+        labels = {"alertname": "HighRefusals", "route": "/x", "severity": severity}
+        return ExternalAlert(
+            "HighRefusals", labels, state, since, "alertmanager", "refusals up", {},
+            silenced_by=silenced,
+        )  # fmt: skip
+
+    page = to_alert(ext("critical"), {})
+    assert (page.kind, page.severity, page.state, page.source) == (
+        "external", "page", "firing", "alertmanager",
+    )  # fmt: skip
+    assert page.key == "alertmanager:HighRefusals{route=/x,severity=critical}"
+    assert page.title == "refusals up" and page.onset == since and page.route == "/x"
+    assert to_alert(ext("page"), {}).severity == "page"
+    assert to_alert(ext("warning"), {}).severity == "ticket"
+    assert to_alert(ext(""), {}).severity == "ticket"
+    assert to_alert(ext("ticket", "pending"), {}).state == "pending"
+    muted = to_alert(ext("critical", "suppressed", ("s1",)), {"s1": silence})
+    assert muted.state == "firing" and muted.silenced_until == ends
+    assert muted.silenced(since) and not page.silenced(since)
