@@ -26,12 +26,15 @@ from connectors.records import (
     Alias,
     BackendStatus,
     ChangeEvent,
+    ExternalAlert,
     Flag,
     Kpis,
+    Matcher,
     MetricSeries,
     PolicyDecision,
     PromptVersion,
     RequestRecord,
+    Silence,
 )
 
 # Logical signals a metrics source serves; Prometheus maps each onto PromQL.
@@ -346,3 +349,55 @@ class PolicyEngine(Connector):
     @abstractmethod
     def evaluate(self, request: Mapping[str, Any]) -> PolicyDecision:
         """Allow or deny, with every denying rule's message."""
+
+
+class AlertSource(Connector):
+    """What the team's own alerting says is active: Prometheus' rule alerts,
+    Alertmanager's received alerts and, where the backend keeps them, silences.
+
+    A source that can silence declares the ``silence`` capability; the others
+    keep the defaults below, which refuse.
+    """
+
+    def __init__(self, *, read_only: bool = False) -> None:
+        self.read_only = read_only
+
+    @abstractmethod
+    def alerts(self) -> list[ExternalAlert]:
+        """Every active alert (firing, pending or suppressed), in the backend's
+        order. Raises BackendUnavailable, AuthError, InvalidResponse."""
+
+    def silences(self) -> list[Silence]:
+        """Every silence the backend keeps, expired ones included (empty when it keeps none)."""
+        return []
+
+    def silence(self, silence_id: str) -> Silence:
+        """One silence by id. Raises NotFound."""
+        from connectors.errors import NotFound
+
+        for s in self.silences():
+            if s.id == silence_id:
+                return s
+        raise NotFound(f"{self.kind}: no silence {silence_id!r}")
+
+    def create_silence(
+        self,
+        matchers: Sequence[Matcher],
+        starts: datetime,
+        ends: datetime,
+        *,
+        created_by: str,
+        comment: str,
+    ) -> str:
+        """Create a silence and return its id. Needs the ``silence`` capability.
+
+        Raises ReadOnlyError (opened read-only, or the backend cannot silence),
+        InvalidChange (the backend refused the matchers or times),
+        BackendUnavailable, AuthError.
+        """
+        raise ReadOnlyError(f"{self.kind} alert source cannot silence")
+
+    def check_writable(self) -> None:
+        """Defence in depth: the connector refuses writes itself when read-only."""
+        if self.read_only or "silence" not in self.capabilities:
+            raise ReadOnlyError(f"{self.kind} alert source is read-only")
