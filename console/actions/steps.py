@@ -157,6 +157,10 @@ def _verify_silence(session: Session, step: Step, silence_id: str) -> None:
         )
 
 
+# Steps that change what the console shows and who it pages, not the traffic:
+# no change marker, no effect to measure.
+ALERT_ACTIONS = frozenset({"ack_alert", "mute_alert", "create_silence"})
+
 ACTIONS: dict[str, StepIO] = {
     "set_enabled": StepIO(_read_flag, _write_enabled, history="flag"),
     "set_weights": StepIO(_read_flag, _write_weights, history="flag"),

@@ -17,6 +17,7 @@ from typing import Literal
 from connectors.errors import ConnectorError
 from console.alerts import engine, lifecycle
 from console.alerts.engine import Board
+from console.alerts.external import external_alerts
 from console.alerts.model import Alert
 from console.core.alert_rules import alert_settings
 from console.core.errors import LlmdeckError
@@ -87,6 +88,17 @@ def _cached_drift(
     return alerts, problem
 
 
+def _one_per_alert(team: list[Alert]) -> list[Alert]:
+    """The same alert as Prometheus fires it and Alertmanager routes it: shown
+    once, Alertmanager's (it knows the silences) unless only Prometheus answers."""
+
+    def ident(a: Alert) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(a.labels.items()))
+
+    managed = {ident(a) for a in team if a.source == "alertmanager" and not a.stale}
+    return [a for a in team if a.source == "alertmanager" or ident(a) not in managed]
+
+
 def current(
     session: Session,
     at: datetime | None = None,
@@ -105,6 +117,11 @@ def current(
         alerts += extra
         if problem:
             problems.append(problem)
+        if session.profile.alerting:
+            # The team's own alerting answers for now only: a look back has none.
+            team, trouble = external_alerts(session)
+            alerts += _one_per_alert(team)
+            problems += trouble
     try:
         conn = session.store()
     except LlmdeckError:

@@ -55,7 +55,7 @@ from typing import Any, Literal
 import orjson
 
 from connectors.support.atomic import private_opener
-from console.actions.pipeline import ALERT_ACTIONS
+from console.actions.steps import ALERT_ACTIONS
 from console.changelog.audit_rows import AuditRow, local_rows
 from console.core import clock
 from console.core import tenants as tenant_names

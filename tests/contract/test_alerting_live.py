@@ -322,6 +322,29 @@ def test_alertmanager_receives_it(world: World) -> None:
     source.close()
 
 
+def test_the_console_lists_the_teams_alert_once_beside_its_own(world: World) -> None:
+    from console.alerts.board import current
+
+    session = world.session(world.shared_am)
+    am = AlertmanagerAlerts(url=world.shared_am)
+    wait_for("the page alert in Alertmanager", lambda: world.mine(am.alerts()))
+    am.close()
+    board = current(session, drift="off")
+    team = [
+        a
+        for a in board.alerts
+        if a.kind == "external"
+        and a.labels.get("route") == CHAT
+        and a.labels.get("severity") == "page"
+        and a.labels.get("llmdeck_test") == world.run_id
+    ]
+    # Prometheus fires it and Alertmanager routes it: one line, Alertmanager's.
+    assert [a.source for a in team] == ["alertmanager"]
+    assert team[0].state == "firing" and team[0].severity == "page"
+    assert team[0] in board.pages() or team[0].silenced(board.at)
+    session.close()
+
+
 def test_silence_through_the_pipeline_is_read_back(
     world: World, silences_to_expire: list[str]
 ) -> None:
