@@ -85,6 +85,20 @@ def window(
     return incident.opened - lead_in, max(end, incident.opened)
 
 
+def _onset_of_active_alerts(conn: sqlite3.Connection, opened: datetime) -> datetime | None:
+    """The earliest onset of the alerts that were active when the incident was
+    opened: an incident declared hours into a page starts its timeline there."""
+    try:
+        row = conn.execute(
+            "SELECT MIN(onset) FROM alerts WHERE onset <= ? AND kind = 'slo' "
+            "AND (ended IS NULL OR ended >= ?)",
+            (ts_ms(opened), ts_ms(opened)),
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None or row[0] is None else from_ms(row[0])
+
+
 def alert_entries(conn: sqlite3.Connection, start: datetime, end: datetime) -> list[TimelineEntry]:
     """Alert events in [start, end]. ``detail`` is what the engine recorded
     (``console/alerts/lifecycle.py``: the alert as a dict) or, for an ack or a
@@ -271,6 +285,7 @@ def build(
     profile has no usable workspace; a source that fails is named in ``problems``."""
     start, end = window(incident, lead_in, now)
     conn = session.store()
+    start = min(start, _onset_of_active_alerts(conn, incident.opened) or start)
     entries = incident_entries(incident)
     problems: list[str] = []
     for name, read in (
