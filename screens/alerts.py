@@ -143,10 +143,17 @@ class AlertsScreen(DeckScreen):
         self._load_suspects()
 
     def _load_suspects(self) -> None:
+        if not self.is_current:
+            # Also while the App shuts down: a worker started then is never
+            # finished, and the App waits for it (quitting from here hung).
+            return
         alert = self._selected()
         box = self.query_one("#alerts-suspects", Static)
         if alert is None:
             box.update("")
+            return
+        if alert.kind not in ("slo", "budget"):
+            box.update(f"suspects are ranked for SLO and budget alerts, not {alert.kind} alerts")
             return
         if alert.key in self.suspects:
             self._show_suspects(alert, self.suspects[alert.key])

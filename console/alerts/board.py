@@ -30,6 +30,7 @@ _drift: weakref.WeakKeyDictionary[Session, tuple[float, list[Alert], str]] = (
     weakref.WeakKeyDictionary()
 )
 _drift_lock = threading.Lock()
+_record_lock = threading.Lock()
 # Drift signals that alert: rates and output length. Cost and latency drift
 # with the daily cycle and the tenant mix; budgets and latency SLOs judge them.
 DRIFT_SIGNALS = ("refusal_rate", "error_rate", "block_rate", "output_tokens")
@@ -128,14 +129,21 @@ def current(
         conn = None
     if conn is not None:
         try:
-            if live:
-                cfg = alert_settings(session.profile.settings)
-                lifecycle.record(conn, alerts, board.at, cfg.pending_for)
-            alerts = lifecycle.decorate(conn, alerts)
+            with _record_lock:  # the session's one connection, shared by the banner and screens
+                alerts = _record(conn, session, board, alerts, live)
         except sqlite3.Error as exc:
             problems.append(f"alert history not recorded: {exc}")
     alerts.sort(key=Alert.rank)
     return replace(board, alerts=tuple(alerts), problems=tuple(problems))
+
+
+def _record(
+    conn: sqlite3.Connection, session: Session, board: Board, alerts: list[Alert], live: bool
+) -> list[Alert]:
+    if live:
+        cfg = alert_settings(session.profile.settings)
+        lifecycle.record(conn, alerts, board.at, cfg.pending_for)
+    return lifecycle.decorate(conn, alerts)
 
 
 _suspects: weakref.WeakKeyDictionary[Session, dict[tuple[str, str], str]] = (

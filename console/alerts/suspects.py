@@ -291,7 +291,16 @@ def _rank(
     suspects = [
         _judge(c, mask, cells, signal, base, scope, start) for c, mask in _merged(candidates, cells)
     ]
-    suspects.sort(key=lambda s: (-round(s.explained, 2), -abs(s.z), -s.ts.timestamp()))
+    # A change whose traffic does not differ significantly explains nothing, however
+    # the share works out (without a baseline a decoy could "explain 100%").
+    suspects.sort(
+        key=lambda s: (
+            abs(s.z) < SIGNIFICANT_Z,
+            -round(s.explained, 2),
+            -abs(s.z),
+            -s.ts.timestamp(),
+        )
+    )
     whole = total(c.agg for c in cells)
     return Ranking(
         alert.key,
