@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from console.core.session import Session
-from screens import navigation
+from screens import lookback, navigation
 from screens.catalog import SCREENS
 from screens.modals.help import HelpScreen
 from screens.poller import describe
@@ -44,6 +44,7 @@ class LlmdeckApp(SizeGuard, App[int]):  # SizeGuard: terminal-size classes
         Binding("escape", "go_back", "Back", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        *lookback.BINDINGS,  # [ ] step the view time, L back to live
     ]
 
     def __init__(
@@ -78,6 +79,15 @@ class LlmdeckApp(SizeGuard, App[int]):  # SizeGuard: terminal-size classes
 
     def action_go_back(self) -> None:
         navigation.back(self)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return lookback.check(self, self.session, action)
+
+    def action_view_step(self, direction: int) -> None:
+        lookback.step(self, self.session, direction)
+
+    def action_view_live(self) -> None:
+        lookback.live(self, self.session)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

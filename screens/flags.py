@@ -10,6 +10,7 @@ execute and audit through ``console.actions``. In read-only mode the write keys 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar
 
 from rich.text import Text
@@ -38,6 +39,8 @@ class FlagsScreen(DeckScreen):
     """Flags and kill switches in the profile's environment."""
 
     TITLE = "Flags"
+    # The states the store recorded before the view time: [ and ] move it an hour.
+    VIEW_STEP = timedelta(hours=1)
     CSS_PATH = "flags.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_flag", "Toggle"),

@@ -113,9 +113,10 @@ def load_panel(
 
 
 def load_panels(session: Session, rng: TimeRange, group_by: str) -> dict[str, PanelData]:
-    """Every panel over ``rng`` ending now. Raises LlmdeckError without a metrics source."""
+    """Every panel over ``rng`` ending at the view time (now, or ``--at``).
+    Raises LlmdeckError without a metrics source."""
     metrics = series_cache.metrics_source(session)
-    start, end = rng.window()
+    start, end = session.view.window(rng)
     return {p.key: load_panel(metrics, p, start, end, rng.step_s, group_by) for p in PANELS}
 
 
@@ -127,7 +128,7 @@ def report(session: Session, rng: TimeRange, group_by: str) -> dict[str, Any]:
     from console.changelog import markers as changes
 
     metrics = series_cache.metrics_source(session)
-    start, end = rng.window()
+    start, end = session.view.window(rng)
     out: dict[str, Any] = {
         "range": rng.name,
         "group_by": group_by,

@@ -36,7 +36,7 @@ def load(session: Session, rng: TimeRange, group_by: str) -> OverviewData:
     profile has no metrics source; any other failure lands in ``problems`` or in
     a panel's ``error``."""
     data = OverviewData(panels.load_panels(session, rng, group_by))
-    start, end = rng.window()
+    start, end = session.view.window(rng)
     found = changes.load(session, start, end)
     data.changes = found.events
     data.problems.extend(found.problems)

@@ -1,4 +1,5 @@
-"""The header: profile, environment and mode, production unmistakable."""
+"""The header: profile, environment and mode, production unmistakable, and a
+view pinned to the past (``--at``, ``[``) just as unmistakable."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ class DeckHeader(Static):
         self.session = session
         if session.profile.is_production:
             self.add_class("-production")
+        self.set_class(session.view.pinned, "-pinned")
+
+    def show_view(self) -> None:
+        """Redraw for the session's view time (it moved: pinned, stepped or live)."""
+        self.set_class(self.session.view.pinned, "-pinned")
+        self.refresh()
 
     def render(self) -> Text:
         p = self.session.profile
@@ -28,6 +35,10 @@ class DeckHeader(Static):
         text = Text()
         text.append(" llmdeck ", style="bold reverse")
         text.append(f"  {self.screen_title}  ", style="bold")
+        if pinned := self.session.view.label():
+            # Before the profile: the first thing read, and never cut at 80 columns.
+            text.append(f" {pinned} ", style="bold reverse")
+            text.append(" ")
         text.append(f"│ profile {p.name} │ {env} │ {mode} ")
         if p.is_production:
             text.append(" ▲ PRODUCTION: every write is typed and audited ", style="bold reverse")
