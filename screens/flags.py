@@ -138,6 +138,13 @@ class FlagsScreen(DeckScreen):
             mode = "[b $warning]read-only[/]: ! break glass"
         else:
             mode = "space toggle · k kill switch · w weights · b roll back route"
+        if self.session.view.pinned:
+            # Writes happen now: refused until L (screens/write_flow.py).
+            known = sum(1 for r in self.all_rows if r.recorded_at is not None)
+            mode = (
+                f"[b $warning]pinned[/]: states as recorded before then ({known} recorded, "
+                "the others as now) · L live to write"
+            )
         shown = (
             f"{len(rows)} of {len(self.all_rows)} flags ({escape(words)})"
             if words

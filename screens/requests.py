@@ -140,9 +140,15 @@ class RequestsScreen(DeckScreen):
 
     def view_changed(self) -> None:
         # A range ends at the view time: move it along; any filter stops there.
+        flt = self.filter
         if self.range_name in RANGES:
             since = self.session.view.window(RANGES[self.range_name])[0]
-            self.filter = replace(self.filter, since=since, until=None)
+            self.filter = replace(flt, since=since, until=None)
+        elif flt.since is not None and flt.until is not None:
+            # A window another screen opened (the Overview's l): the same length,
+            # ending at the view time.
+            until = self.session.view.now()
+            self.filter = replace(flt, since=until - (flt.until - flt.since), until=until)
         if self.loaded_once:
             self.reload()
 

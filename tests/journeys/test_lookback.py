@@ -125,36 +125,48 @@ async def test_step_back_forward_and_live(demo_dir: Path, frozen_clock: Any) -> 
 
 
 async def test_opened_pinned_with_at(demo_dir: Path, frozen_clock: Any) -> None:
-    """``llmdeck --at`` opens every screen pinned; Requests lists nothing after it."""
+    """``llmdeck --at`` opens every screen pinned; Requests lists nothing after it,
+    and its windows (the Overview's, its own range) step with the view."""
     session = Session(demo_profile(demo_dir), at=CANARY)
     app = LlmdeckApp(session)
+    hour = timedelta(hours=1)
+
+    def requests_between(since: Any, until: Any) -> bool:
+        screen: Any = app.screen
+        flt = screen.filter
+        return (flt.since, flt.until) == (since, until) and waits.table_ready(pilot)
+
+    def records() -> list[Any]:
+        return list(app.screen.records.values())  # type: ignore[attr-defined]
+
     async with app.run_test(size=SIZE) as pilot:
         await waits.wait_until(pilot, lambda: "08:00-09:00 UTC" in caption(app), "pinned KPIs")
         assert "AT 2026-11-29 09:00 UTC (pinned)" in header(app)
-        await pilot.press("3")
-        await waits.wait_until(pilot, lambda: waits.table_ready(pilot), "the requests")
-        assert "AT 2026-11-29 09:00 UTC (pinned)" in header(app)
-        records = app.screen.records  # type: ignore[attr-defined]
-        assert records and all(r.ts < CANARY for r in records.values())
-        assert max(r.ts for r in records.values()) > CANARY - timedelta(minutes=2)
-        # t: the 15 minutes before the pinned moment, not before now.
-        await pilot.press("t")
-        await waits.wait_until(pilot, lambda: waits.table_ready(pilot), "the 15 minutes")
-        assert app.screen.filter.since == CANARY - timedelta(minutes=15)  # type: ignore[attr-defined]
-        assert all(
-            CANARY - timedelta(minutes=15) <= r.ts < CANARY
-            for r in app.screen.records.values()  # type: ignore[attr-defined]
+        await pilot.press("l")  # the requests behind the pinned hour
+        await waits.wait_until(
+            pilot, lambda: requests_between(CANARY - hour, CANARY), "the pinned hour's requests"
         )
+        assert "AT 2026-11-29 09:00 UTC (pinned)" in header(app)
+        assert all(CANARY - hour <= r.ts < CANARY for r in records())
+        assert max(r.ts for r in records()) > CANARY - timedelta(minutes=2)
+        # [ moves that window with the view: the hour before it.
+        await pilot.press("left_square_bracket")
+        await waits.wait_until(
+            pilot, lambda: requests_between(CANARY - 2 * hour, CANARY - hour), "an hour earlier"
+        )
+        assert all(r.ts < CANARY - hour for r in records())
+        await pilot.press("right_square_bracket")
+        await waits.wait_until(pilot, lambda: requests_between(CANARY - hour, CANARY), "back")
+        # t: the 15 minutes before the pinned moment, not before now.
+        quarter = timedelta(minutes=15)
+        await pilot.press("t")
+        await waits.wait_until(pilot, lambda: requests_between(CANARY - quarter, None), "15m")
+        assert all(CANARY - quarter <= r.ts < CANARY for r in records())
         # [ on Requests steps by its range, and the list follows.
         await pilot.press("left_square_bracket")
         await waits.wait_until(
-            pilot,
-            lambda: app.screen.filter.since == CANARY - timedelta(minutes=30),  # type: ignore[attr-defined]
-            "the requests 15 minutes earlier",
+            pilot, lambda: requests_between(CANARY - 2 * quarter, None), "15 minutes earlier"
         )
-        await waits.wait_until(pilot, lambda: waits.table_ready(pilot), "the earlier requests")
-        assert all(
-            r.ts < CANARY - timedelta(minutes=15)
-            for r in app.screen.records.values()  # type: ignore[attr-defined]
-        )
+        assert records() and all(CANARY - 2 * quarter <= r.ts < CANARY - quarter for r in records())
+        assert "AT 2026-11-29 08:45 UTC (pinned)" in header(app)
     session.close()
