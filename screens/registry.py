@@ -181,9 +181,11 @@ class RegistryScreen(DeckScreen):
         history: list[rv.AliasMove] = []
         lineage: list[rv.LineageRow] = []
         at = self.session.view.at
-        versions = rv.versions_as_of(versions, at)
-        if self.session.profile.workspace is not None:
+        if self.session.profile.workspace is None:
+            versions = rv.versions_as_of(versions, at)
+        else:
             conn = self.session.store()
+            versions = rv.versions_as_of(versions, at, conn)
             history = rv.alias_history(conn, name, at)
             if versions and versions[0].kind == "prompt":
                 start, end = self.session.view.window(RANGES[self.range_name])

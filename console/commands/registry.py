@@ -72,12 +72,15 @@ def run_show(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
         registry = session.need_registry()
-        versions = rv.versions_as_of(registry.versions(args.name), session.view.at)
+        versions = registry.versions(args.name)
         start, end = session.view.window(parse(args.range))
         history: list[rv.AliasMove] = []
         lineage: list[rv.LineageRow] = []
-        if session.profile.workspace is not None:
+        if session.profile.workspace is None:
+            versions = rv.versions_as_of(versions, session.view.at)
+        else:
             conn = session.store()
+            versions = rv.versions_as_of(versions, session.view.at, conn)
             history = rv.alias_history(conn, args.name, session.view.at)
             lineage = rv.lineage(conn, args.name, [v.version for v in versions], start, end)
         errors = registry.problems()

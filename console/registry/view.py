@@ -78,16 +78,23 @@ def _aliases_at(
     no history of its own)."""
     out = []
     for e in entries:
-        row = conn.execute(
-            "SELECT state FROM history WHERE kind = 'alias' AND key = ? AND ts < ? "
-            "ORDER BY ts DESC, id DESC LIMIT 1",
-            (e.name, ts_ms(at)),
-        ).fetchone()
-        state = orjson.loads(row[0]) if row else None
-        if isinstance(state, dict):
-            e = replace(e, aliases={str(k): str(v) for k, v in state.items()})
-        out.append(e)
+        recorded = _recorded_aliases(conn, e.name, at)
+        out.append(e if recorded is None else replace(e, aliases=recorded))
     return out
+
+
+def _recorded_aliases(conn: sqlite3.Connection, name: str, at: datetime) -> dict[str, str] | None:
+    """The alias map of ``name`` the workspace recorded last before ``at``, if any."""
+    row = conn.execute(
+        "SELECT state FROM history WHERE kind = 'alias' AND key = ? AND ts < ? "
+        "ORDER BY ts DESC, id DESC LIMIT 1",
+        (name, ts_ms(at)),
+    ).fetchone()
+    try:
+        state = orjson.loads(row[0]) if row else None
+    except orjson.JSONDecodeError:
+        return None
+    return {str(k): str(v) for k, v in state.items()} if isinstance(state, dict) else None
 
 
 @dataclass(frozen=True)
@@ -126,9 +133,22 @@ def alias_history(
     return out
 
 
-def versions_as_of(versions: Sequence[PromptVersion], at: datetime | None) -> list[PromptVersion]:
+def versions_as_of(
+    versions: Sequence[PromptVersion], at: datetime | None, conn: sqlite3.Connection | None = None
+) -> list[PromptVersion]:
     """The versions that existed at ``at`` (all when live, or when a version does
-    not say when it was made): a pinned view does not show later ones."""
+    not say when it was made): a pinned view does not show later ones. With the
+    workspace's ``conn``, each version's aliases are those recorded last before
+    ``at`` (v14 was no canary yet), where a record exists."""
     if at is None:
         return list(versions)
-    return [v for v in versions if v.created_at is None or v.created_at <= at]
+    kept = [v for v in versions if v.created_at is None or v.created_at <= at]
+    if conn is None or not kept:
+        return kept
+    recorded = _recorded_aliases(conn, kept[0].name, at)
+    if recorded is None:
+        return kept  # nothing recorded before then: the registry's aliases now
+    return [
+        replace(v, aliases=tuple(a for a, ver in sorted(recorded.items()) if ver == v.version))
+        for v in kept
+    ]

@@ -187,12 +187,11 @@ def test_no_read_asks_for_a_window_without_saying_when() -> None:
 # -- commands ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def cli(
-    demo_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def _runner(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> object:
     monkeypatch.setenv("LLMDECK_FROZEN_TIME", FIXED_NOW.isoformat())
-    config = str(demo_dir / "llmdeck.yaml")
+    config = str(workspace / "llmdeck.yaml")
 
     def run(*args: str) -> tuple[int, str, str]:
         code = main(["--config", config, *args])
@@ -200,6 +199,22 @@ def cli(
         return code, out.out, out.err
 
     return run
+
+
+@pytest.fixture
+def cli(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> object:
+    """``llmdeck`` on the shared demo workspace: for commands that only read it."""
+    return _runner(demo_dir, monkeypatch, capsys)
+
+
+@pytest.fixture
+def cli_copy(
+    demo_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> object:
+    """On a private copy: ``registry list`` snapshots the alias maps it reads."""
+    return _runner(demo_copy, monkeypatch, capsys)
 
 
 def test_metrics_at_shows_the_refusal_rate_before_the_canary(cli: object) -> None:
@@ -294,14 +309,15 @@ def test_audit_and_flags_at_show_the_trail_and_states_of_then(cli: object) -> No
     assert flag["state_at"]["weights"] == "v13 50% v14 50%"
 
 
-def test_registry_show_at_hides_what_came_later(cli: object) -> None:
-    run = cli  # type: ignore[assignment]
+def test_registry_show_at_hides_what_came_later(cli_copy: object) -> None:
+    run = cli_copy  # type: ignore[assignment]
     code, out, err = run("registry", "show", "support-answer", "--json", "--at", "06:59")
     assert code == 0, err
     assert [v["version"] for v in json.loads(out)["versions"]] == ["11", "12", "13"]
     code, out, err = run("registry", "show", "support-answer", "--json", "--at", "08:59")
     past = json.loads(out)
-    assert "14" in [v["version"] for v in past["versions"]]  # made at 07:00, canary at 09:00
+    aliases = {v["version"]: v["aliases"] for v in past["versions"]}
+    assert aliases["14"] == [] and aliases["13"] == ["production"]  # made 07:00, canary 09:00
     assert all(m["ts"] < "2026-11-29T08:59" for m in past["alias_history"])
     assert not any(m["alias"] == "canary" for m in past["alias_history"])
     code, out, _ = run("registry", "show", "support-answer", "--json")
