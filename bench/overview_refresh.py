@@ -3,7 +3,7 @@
 
 One refresh is what the Overview's two pollers run: the KPI strip, then every
 chart, the change markers, the budgets and the SLOs (console.overview.refresh).
-Steady refreshes read only the chart steps still open (console.overview.series_cache);
+Steady refreshes read only the chart steps still open (console.core.series_cache);
 the first load after a range or grouping change reads them all and is
 printed too.
 Timed per range and grouping on the cached workspace of bench/workspace.py.

@@ -13,10 +13,11 @@ each declares those options in ``OPTIONS`` (see ``connectors.options``).
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from connectors.errors import ReadOnlyError
@@ -25,12 +26,15 @@ from connectors.records import (
     Alias,
     BackendStatus,
     ChangeEvent,
+    ExternalAlert,
     Flag,
     Kpis,
+    Matcher,
     MetricSeries,
     PolicyDecision,
     PromptVersion,
     RequestRecord,
+    Silence,
 )
 
 # Logical signals a metrics source serves; Prometheus maps each onto PromQL.
@@ -98,6 +102,47 @@ class MetricsSource(Connector):
         Raises ValueError for an unknown signal or grouping, BackendUnavailable,
         QueryError.
         """
+
+    def newest(
+        self, signal: str, at: datetime, lookback: timedelta, group_by: str = "none"
+    ) -> dict[str, datetime]:
+        """When ``signal`` last had data at or before ``at``, per group value
+        (``""`` when ungrouped), looking back ``lookback``: the time of the newest
+        point with a value (not NaN), and for ``requests`` with at least one
+        request. A group with no data in (at - lookback, at] is left out, so an
+        empty dict means "no data in the lookback".
+
+        This default reads ``series`` over the lookback a minute a step, which
+        is right but as costly as a chart of that range; sources override it
+        with a cheaper query. Accurate to a step: the end of the newest step
+        with data. Raises as ``series``.
+        """
+        step = 60
+        out: dict[str, datetime] = {}
+        for s in self.series(signal, at - lookback, at, step, group_by):
+            key = "" if group_by == "none" else str(s.labels.get(group_by, ""))
+            for t, v in reversed(s.points):
+                if math.isnan(v) or (signal == "requests" and v <= 0):
+                    continue
+                when = datetime.fromtimestamp(min(t + step, at.timestamp()), UTC)
+                if key not in out or when > out[key]:
+                    out[key] = when
+                break
+        return out
+
+    def slow_share(
+        self,
+        threshold_ms: float,
+        start: datetime,
+        end: datetime,
+        step_s: int,
+        group_by: str = "none",
+    ) -> list[MetricSeries]:
+        """The share of requests slower than ``threshold_ms`` per step and group
+        (a latency SLO's bad share). Raises ValueError when the source cannot tell."""
+        raise ValueError(
+            f"{self.kind or 'this'} metrics source cannot count requests slower than a threshold"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,3 +349,55 @@ class PolicyEngine(Connector):
     @abstractmethod
     def evaluate(self, request: Mapping[str, Any]) -> PolicyDecision:
         """Allow or deny, with every denying rule's message."""
+
+
+class AlertSource(Connector):
+    """What the team's own alerting says is active: Prometheus' rule alerts,
+    Alertmanager's received alerts and, where the backend keeps them, silences.
+
+    A source that can silence declares the ``silence`` capability; the others
+    keep the defaults below, which refuse.
+    """
+
+    def __init__(self, *, read_only: bool = False) -> None:
+        self.read_only = read_only
+
+    @abstractmethod
+    def alerts(self) -> list[ExternalAlert]:
+        """Every active alert (firing, pending or suppressed), in the backend's
+        order. Raises BackendUnavailable, AuthError, InvalidResponse."""
+
+    def silences(self) -> list[Silence]:
+        """Every silence the backend keeps, expired ones included (empty when it keeps none)."""
+        return []
+
+    def silence(self, silence_id: str) -> Silence:
+        """One silence by id. Raises NotFound."""
+        from connectors.errors import NotFound
+
+        for s in self.silences():
+            if s.id == silence_id:
+                return s
+        raise NotFound(f"{self.kind}: no silence {silence_id!r}")
+
+    def create_silence(
+        self,
+        matchers: Sequence[Matcher],
+        starts: datetime,
+        ends: datetime,
+        *,
+        created_by: str,
+        comment: str,
+    ) -> str:
+        """Create a silence and return its id. Needs the ``silence`` capability.
+
+        Raises ReadOnlyError (opened read-only, or the backend cannot silence),
+        InvalidChange (the backend refused the matchers or times),
+        BackendUnavailable, AuthError.
+        """
+        raise ReadOnlyError(f"{self.kind} alert source cannot silence")
+
+    def check_writable(self) -> None:
+        """Defence in depth: the connector refuses writes itself when read-only."""
+        if self.read_only or "silence" not in self.capabilities:
+            raise ReadOnlyError(f"{self.kind} alert source is read-only")

@@ -12,7 +12,15 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-CAPABILITIES: tuple[str, ...] = ("metrics", "request_log", "registry", "flags", "replay", "policy")
+CAPABILITIES: tuple[str, ...] = (
+    "metrics",
+    "request_log",
+    "registry",
+    "flags",
+    "replay",
+    "policy",
+    "alerting",
+)
 
 BUILTIN: dict[str, str] = {
     "metrics.workspace": "connectors.metrics.workspace:WorkspaceMetrics",
@@ -27,6 +35,8 @@ BUILTIN: dict[str, str] = {
     "replay.openai": "connectors.replay.openai:OpenAICompatTarget",
     "policy.rego": "connectors.policy.rego:RegoPolicy",
     "policy.opa": "connectors.policy.opa:OpaHttpPolicy",
+    "alerting.prometheus": "connectors.alerting.prometheus:PrometheusAlerts",
+    "alerting.alertmanager": "connectors.alerting.alertmanager:AlertmanagerAlerts",
 }
 
 

@@ -58,6 +58,11 @@ class InvalidResponse(ConnectorError):
     a field of the wrong type, a body above the size cap, more pages than the cap."""
 
 
+class EmptyResult(InvalidResponse):
+    """The query answered no series at all: no data in the window, or a query
+    that matches nothing (the message says which it may be)."""
+
+
 class QueryError(ConnectorError):
     """The backend rejected the query itself (for example a PromQL error)."""
 

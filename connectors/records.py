@@ -8,6 +8,7 @@ durations are milliseconds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -91,6 +92,8 @@ class Kpis:
     """The KPI strip's figures over one time range.
 
     Rates are fractions in [0, 1]; ``None`` means the backend had no data.
+    ``errors`` names the fields whose own query failed (field -> one line), so
+    one bad query leaves the other figures standing.
     """
 
     start: datetime
@@ -104,6 +107,7 @@ class Kpis:
     error_rate: float | None
     block_rate: float | None
     refusal_rate: float | None
+    errors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,3 +273,75 @@ class BackendStatus:
     version: str = ""
     rtt_ms: float | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """One label matcher of a silence, as Alertmanager's API has it: ``name``
+    equals (``is_equal``) or differs from ``value``, a regular expression when
+    ``is_regex`` (anchored at both ends, as in PromQL)."""
+
+    name: str
+    value: str
+    is_regex: bool = False
+    is_equal: bool = True
+
+    @property
+    def op(self) -> str:
+        """The PromQL operator: ``=``, ``!=``, ``=~`` or ``!~``."""
+        if self.is_regex:
+            return "=~" if self.is_equal else "!~"
+        return "=" if self.is_equal else "!="
+
+    def __str__(self) -> str:
+        value = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.name}{self.op}"{value}"'
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether an alert with ``labels`` matches, as Alertmanager decides: a
+        missing label is the empty string, a regex must match the whole value.
+        Raises re.error for a regex that does not compile."""
+        value = labels.get(self.name, "")
+        hit = bool(re.fullmatch(self.value, value)) if self.is_regex else value == self.value
+        return hit if self.is_equal else not hit
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalAlert:
+    """An alert the team's own alerting says is active (Prometheus rules,
+    Alertmanager).
+
+    ``state`` is ``firing`` or ``pending`` (Prometheus) or ``firing`` and
+    ``suppressed`` (Alertmanager: silenced or inhibited, see ``silenced_by``);
+    ``active_since`` is Prometheus' ``activeAt`` or Alertmanager's
+    ``startsAt``; ``source`` the connector kind it came from; ``summary`` the
+    ``summary`` annotation (else ``description``, else empty). ``value`` is
+    the rule's value when the source reports it (Prometheus), else None.
+    """
+
+    name: str
+    labels: Mapping[str, str]
+    state: str
+    active_since: datetime | None
+    source: str
+    summary: str = ""
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    value: float | None = None
+    fingerprint: str = ""
+    silenced_by: tuple[str, ...] = ()
+    ends: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """A silence in Alertmanager: alerts matching every matcher are muted
+    between ``starts`` and ``ends``. ``state`` is ``active``, ``pending``
+    (starts in the future) or ``expired``."""
+
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts: datetime
+    ends: datetime
+    created_by: str
+    comment: str
+    state: str

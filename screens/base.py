@@ -16,6 +16,7 @@ from textual.worker import Worker
 from console.core.session import Session
 from screens.loader import Loader
 from screens.poller import pollers_of
+from screens.widgets.alert_banner import AlertBanner, current_state
 from screens.widgets.deck_header import DeckHeader
 
 _UNSET = object()
@@ -64,6 +65,10 @@ class DeckScreen(Screen[Any]):
         self.loader.handle(event)
 
     def on_screen_resume(self) -> None:
+        # The open incident may have changed while this screen was hidden (another
+        # screen's I, the CLI): its header shows the App's current marker.
+        for header in self.query(DeckHeader):
+            header.incident = str(getattr(self.app, "incident_marker", "") or "")
         # Textual sizes a screen only from a Resize event, which only the first
         # screen gets (at start-up). A screen shown later by switch_mode or
         # push_screen keeps a 0x0 size, so its resume refresh repaints nothing:
@@ -73,6 +78,8 @@ class DeckScreen(Screen[Any]):
         # Again a moment later: a frame painted during switch_mode's update
         # freeze is dropped, and under load the screen may compose after the
         # first refresh (seen in tmux: Drift, esc, 3 left the Overview on screen).
+        for banner in self.query(AlertBanner):
+            banner.show(current_state(self.app))
         self.call_after_refresh(self._take_app_size)
         self.set_timer(0.25, self._take_app_size)
         self.set_timer(1.0, self._take_app_size)
@@ -115,6 +122,7 @@ class DeckScreen(Screen[Any]):
         header = DeckHeader(self.session)
         header.screen_title = self.TITLE
         yield header
+        yield AlertBanner()
         yield from self.compose_body()
         # ":" Palette is already among the keys; ctrl+p is listed by "?" (help).
         yield Footer(show_command_palette=False)

@@ -47,4 +47,7 @@ SCREENS: tuple[ScreenEntry, ...] = (
     ScreenEntry("flags", "Flags", "screens.flags:FlagsScreen", "flags, kill switches, rollback"),
     ScreenEntry("audit", "Audit", "screens.audit:AuditScreen", "audit log and backend events"),
     ScreenEntry("replays", "Replays", "screens.replay_batch:ReplayBatchScreen", "batch replay"),
+    ScreenEntry(
+        "alerts", "Alerts", "screens.alerts:AlertsScreen", "firing alerts and what changed"
+    ),
 )

@@ -18,6 +18,7 @@ from textual.widgets import Static
 from textual.worker import Worker
 
 from connectors.base import GROUPINGS, RequestFilter
+from console.alerts.absence import no_data_text
 from console.core import clock
 from console.core.errors import LlmdeckError
 from console.core.spans import DEFAULT_RANGE, RANGES
@@ -35,10 +36,10 @@ if TYPE_CHECKING:
 @dataclass
 class ChartsFrame:
     """One refresh under the strip: the data and, per chart, (spec, stale note,
-    prebuilt text and the size it was built at)."""
+    prebuilt text and the size it was built at, "no data since" note)."""
 
     data: OverviewData
-    charts: dict[str, tuple[Any, str, Any]]
+    charts: dict[str, tuple[Any, str, Any, str]]
     range_name: str
     group_by: str
 
@@ -109,9 +110,26 @@ class OverviewScreen(DeckScreen):
             f"last {self.range_name} · group by {self.group_by} · {k.requests:,} requests · "
             f"{when} · t/T range, g group"
         )
+        stopped = frame.fresh.silent_since("requests") if frame.fresh else None
+        if stopped is not None:
+            caption = f"requests: {no_data_text(stopped, k.end)} · {caption}"
         self.query_one(KpiStrip).show(kpis.cards(frame), caption)
+        self._colour_panels(frame)
         if self.charts_poller is None:
             self.call_after_refresh(self._mount_charts)
+
+    def _colour_panels(self, frame: kpis.KpiFrame) -> None:
+        """A chart shows the alert state of the signals it draws (red: a page fires)."""
+        worst: dict[str, str] = {}
+        for card, severity, _why in frame.alerts:
+            for key in kpis.panels_of(card):
+                if worst.get(key) != "bad":
+                    worst[key] = severity
+        self._alert_frame = frame
+        for chart in self.query(".chart"):
+            key = (chart.id or "").removeprefix("chart-")
+            chart.set_class(worst.get(key) == "bad", "-bad")
+            chart.set_class(worst.get(key) == "warn", "-warn")
 
     # -- charts (mounted after the first KPI frame) ------------------------------
 
@@ -124,6 +142,9 @@ class OverviewScreen(DeckScreen):
         self._stale = StaleState()
         grid = self.query_one("#charts", Grid)
         grid.mount_all(Chart(p.title, id=f"chart-{p.key}") for p in PANELS)
+        frame = getattr(self, "_alert_frame", None)
+        if frame is not None:
+            self.call_after_refresh(self._colour_panels, frame)
         self.charts_poller = Poller(
             self,
             "charts",
@@ -151,6 +172,9 @@ class OverviewScreen(DeckScreen):
         charts = {}
         for p in PANELS:
             panel, note = shown[p.key]
+            # Absence comes from this refresh's reading even when the panel itself
+            # failed and shows its last good data.
+            absent = data.panels[p.key].absence_note()
             spec = ChartSpec(
                 tuple((ln.label, ln.points) for ln in panel.lines),
                 end,
@@ -162,7 +186,7 @@ class OverviewScreen(DeckScreen):
             prebuilt = None
             if target is not None and target.width > 0 and target.height > 0:
                 prebuilt = prebuild(spec, target)
-            charts[p.key] = (spec, note, prebuilt)
+            charts[p.key] = (spec, note, prebuilt, absent)
         return ChartsFrame(data, charts, range_name, group_by)
 
     def _show_charts(self, frame: ChartsFrame) -> None:
@@ -172,9 +196,10 @@ class OverviewScreen(DeckScreen):
             assert self.charts_poller is not None
             self.call_after_refresh(self.charts_poller.refresh_now)
 
-        for key, (spec, note, prebuilt) in frame.charts.items():
+        for key, (spec, note, prebuilt, absent) in frame.charts.items():
             chart = self.query_one(f"#chart-{key}", Chart)
             chart.show(spec, note, prebuilt)
+            chart.set_absent(absent)
             self._plot_targets[key] = chart.target()
         _set_text(self.query_one("#changes", Static), _changes_text(frame.data))
         _set_text(self.query_one("#budgets", Static), _budgets_text(frame.data))

@@ -9,10 +9,10 @@
 #   bash scripts/backends.sh env              (re)writes and prints .backends/env
 #   bash scripts/backends.sh gguf-path        prints the SmolLM2 GGUF file
 #
-# NAME is one of: prometheus (with pushgateway), mlflow, unleash (with
-# postgres), llama; `install` also takes tmux (the real-terminal tests,
-# tests/journeys/tmux.py), which a bare `install` includes. Ports: Prometheus 19090, Pushgateway 19091, MLflow 15000,
-# PostgreSQL 15432, Unleash 14242, llama.cpp 18080 (override with
+# NAME is one of: prometheus (with pushgateway), alertmanager, mlflow, unleash
+# (with postgres), llama; `install` also takes tmux (the real-terminal tests,
+# tests/journeys/tmux.py), which a bare `install` includes. Ports: Prometheus 19090, Pushgateway 19091,
+# Alertmanager 19093, MLflow 15000, PostgreSQL 15432, Unleash 14242, llama.cpp 18080 (override with
 # BACKENDS_PORT_<NAME>, e.g. BACKENDS_PORT_MLFLOW=25000).
 # PROM_DATA_DIR=dir makes Prometheus use an existing TSDB dir (e.g. one
 # backfilled with promtool); otherwise .backends/prom-data is wiped on start.
@@ -31,6 +31,7 @@ HOST=127.0.0.1
 
 P_PROM="${BACKENDS_PORT_PROMETHEUS:-19090}"
 P_PUSH="${BACKENDS_PORT_PUSHGATEWAY:-19091}"
+P_AM="${BACKENDS_PORT_ALERTMANAGER:-19093}"
 P_MLFLOW="${BACKENDS_PORT_MLFLOW:-15000}"
 P_PG="${BACKENDS_PORT_POSTGRES:-15432}"
 P_UNLEASH="${BACKENDS_PORT_UNLEASH:-14242}"
@@ -44,7 +45,7 @@ UNLEASH_TOKEN='*:*.unleash-insecure-admin-api-token'
 # A native build emits AMX instructions that crash with SIGILL here (docs/backends.md).
 LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF"
 
-ALL=(prometheus mlflow unleash llama)
+ALL=(prometheus alertmanager mlflow unleash llama)
 # install also sets up the tools the tests drive, which have nothing to start
 INSTALL_ALL=(tmux "${ALL[@]}")
 
@@ -127,6 +128,7 @@ launch() {
 # check functions: succeed when the service answers as ready
 ready_prometheus()  { curl -fsS -m 2 --noproxy "*" "http://$HOST:$P_PROM/-/ready" >/dev/null 2>&1; }
 ready_pushgateway() { curl -fsS -m 2 --noproxy "*" "http://$HOST:$P_PUSH/-/ready" >/dev/null 2>&1; }
+ready_alertmanager() { curl -fsS -m 2 --noproxy "*" "http://$HOST:$P_AM/-/ready" >/dev/null 2>&1; }
 ready_mlflow()      { [[ "$(curl -fsS -m 2 --noproxy "*" "http://$HOST:$P_MLFLOW/health" 2>/dev/null)" == OK* ]]; }
 ready_unleash()     { curl -fsS -m 2 --noproxy "*" "http://$HOST:$P_UNLEASH/health" 2>/dev/null | grep -q '"health":"GOOD"'; }
 ready_llama()       { curl -fsS -m 2 --noproxy "*" "http://$HOST:$P_LLAMA/v1/models" >/dev/null 2>&1; }
@@ -134,7 +136,7 @@ ready_postgres()    { pg_isready -q -h "$HOST" -p "$P_PG" 2>/dev/null; }
 
 port_of() {
     case $1 in
-        prometheus) echo "$P_PROM" ;; pushgateway) echo "$P_PUSH" ;;
+        prometheus) echo "$P_PROM" ;; pushgateway) echo "$P_PUSH" ;; alertmanager) echo "$P_AM" ;;
         mlflow) echo "$P_MLFLOW" ;; unleash) echo "$P_UNLEASH" ;;
         llama) echo "$P_LLAMA" ;; postgres) echo "$P_PG" ;;
     esac
@@ -186,6 +188,7 @@ write_env() {
     cat >"$B/env.tmp" <<EOF
 LLMDECK_PROMETHEUS_URL=http://$HOST:$P_PROM
 LLMDECK_PUSHGATEWAY_URL=http://$HOST:$P_PUSH
+LLMDECK_ALERTMANAGER_URL=http://$HOST:$P_AM
 LLMDECK_MLFLOW_URL=http://$HOST:$P_MLFLOW
 LLMDECK_UNLEASH_URL=http://$HOST:$P_UNLEASH
 LLMDECK_UNLEASH_TOKEN=$UNLEASH_TOKEN
@@ -230,6 +233,37 @@ install_prometheus() {
         prometheus prometheus-pushgateway >/dev/null
     [[ -n $guard ]] && rm -f /usr/sbin/policy-rc.d
     log "prometheus: installed ($(prometheus --version 2>&1 | head -1))"
+}
+
+# Debian's package starts its own daemon (port 9093, /var/lib/prometheus/alertmanager):
+# keep it from starting, and stop and disable it if an earlier install started it.
+install_alertmanager() {
+    if command -v prometheus-alertmanager >/dev/null; then
+        log "alertmanager: already installed ($(prometheus-alertmanager --version 2>&1 | head -1))"
+    else
+        [[ $(id -u) -eq 0 ]] || die "prometheus-alertmanager is not installed and apt-get needs root"
+        local guard=""
+        if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+            guard=1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            prometheus-alertmanager >/dev/null
+        [[ -n $guard ]] && rm -f /usr/sbin/policy-rc.d
+        log "alertmanager: installed ($(prometheus-alertmanager --version 2>&1 | head -1))"
+    fi
+    disable_package_alertmanager
+}
+
+disable_package_alertmanager() {
+    [[ $(id -u) -eq 0 ]] || return 0
+    if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+        systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
+    elif [[ -x /etc/init.d/prometheus-alertmanager ]]; then
+        /etc/init.d/prometheus-alertmanager stop >/dev/null 2>&1 || true
+        update-rc.d prometheus-alertmanager disable >/dev/null 2>&1 || true
+    fi
 }
 
 install_mlflow() {
@@ -323,6 +357,24 @@ EOF
             --web.listen-address="$HOST:$P_PROM" --web.enable-lifecycle
         wait_ready prometheus "$t0" 60
     fi
+}
+
+start_alertmanager() {
+    pre_launch alertmanager || return 0
+    command -v prometheus-alertmanager >/dev/null \
+        || die "alertmanager not installed: bash scripts/backends.sh install alertmanager"
+    local t0 cfg="$B/alertmanager.yml" data="$B/alertmanager-data"
+    # One receiver that sends nothing: tests read alerts and silences over the API.
+    cat >"$cfg" <<EOF
+route: {receiver: blackhole, group_wait: 1s, group_interval: 5s, repeat_interval: 1h}
+receivers: [{name: blackhole}]
+EOF
+    mkdir -p "$data"   # kept across starts: silences outlive a restart, as in production
+    t0=$(now)
+    # --cluster.listen-address= (empty) turns clustering (gossip on :9094) off.
+    launch alertmanager prometheus-alertmanager --config.file="$cfg" --storage.path="$data" \
+        --web.listen-address="$HOST:$P_AM" --cluster.listen-address=
+    wait_ready alertmanager "$t0" 30
 }
 
 start_mlflow() {
@@ -458,7 +510,7 @@ if [[ ${#targets[@]} -eq 0 ]]; then
 fi
 for t in "${targets[@]}"; do
     case $t in
-        prometheus|mlflow|unleash|llama) ;;
+        prometheus|alertmanager|mlflow|unleash|llama) ;;
         tmux) [[ $cmd == install ]] || { log "tmux has nothing to $cmd"; usage; } ;;
         pushgateway) ;; postgres) ;;
         *) [[ $cmd == gguf-path || $cmd == env ]] || { log "unknown backend: $t"; usage; } ;;

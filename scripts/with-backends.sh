@@ -16,7 +16,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BACKENDS=(bash scripts/backends.sh)
-NAMES=(prometheus mlflow unleash llama)
+NAMES=(prometheus alertmanager mlflow unleash llama)
 
 if [[ ${LLMDECK_NO_BACKENDS:-} == 1 ]]; then
     exec "$@"

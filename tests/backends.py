@@ -38,6 +38,12 @@ TIMEOUT_S = 2.0
 _BACKENDS: dict[str, tuple[str, str, str, str]] = {
     "prometheus": ("LLMDECK_PROMETHEUS_URL", "http://127.0.0.1:19090", "/-/ready", "prometheus"),
     "pushgateway": ("LLMDECK_PUSHGATEWAY_URL", "http://127.0.0.1:19091", "/-/ready", "prometheus"),
+    "alertmanager": (
+        "LLMDECK_ALERTMANAGER_URL",
+        "http://127.0.0.1:19093",
+        "/-/ready",
+        "alertmanager",
+    ),
     "mlflow": ("LLMDECK_MLFLOW_URL", "http://127.0.0.1:15000", "/health", "mlflow"),
     "unleash": ("LLMDECK_UNLEASH_URL", "http://127.0.0.1:14242", "/health", "unleash"),
     "llama": ("LLMDECK_LLAMA_URL", "http://127.0.0.1:18080/v1", "/models", "llama"),
@@ -90,7 +96,7 @@ def _answers(url: str) -> str | None:
 def require_backend(name: str) -> str:
     """Return the base URL of backend ``name`` after checking that it answers.
 
-    ``name`` is one of prometheus, pushgateway, mlflow, unleash, llama. The
+    ``name`` is one of prometheus, pushgateway, alertmanager, mlflow, unleash, llama. The
     llama URL ends in ``/v1`` (an OpenAI-compatible base URL). Skips the
     calling test when the backend is down, or fails it when
     ``LLMDECK_REQUIRE_BACKENDS=1``. Raises KeyError for an unknown name.

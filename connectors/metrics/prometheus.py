@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -22,6 +22,7 @@ import httpx
 from connectors.base import GROUPINGS, SIGNALS, MetricsSource
 from connectors.errors import (
     ConnectorError,
+    EmptyResult,
     InvalidResponse,
     QueryError,
 )
@@ -37,6 +38,19 @@ from connectors.support.redact import redact_url, remember
 NICE_STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
 MAX_POINTS = 240
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The signals the KPI strip reads.
+KPI_SIGNALS = (
+    "requests",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "latency_p95",
+    "error_rate",
+    "block_rate",
+    "refusal_rate",
+)
+# Resolution of ``newest``: the subquery step, seconds (a day is 1,440 steps).
+NEWEST_STEP_S = 60
 
 
 def step_for(start: datetime, end: datetime, max_points: int = MAX_POINTS) -> int:
@@ -266,22 +280,60 @@ class PrometheusMetrics(MetricsSource):
             group = {} if group_by == "none" else {group_by: labels.get(label, "")}
             out.append(MetricSeries(name=signal, labels=group, points=points))
         if not out:
-            raise InvalidResponse(
+            raise EmptyResult(
                 f"prometheus {self.where}: {signal}: empty result"
                 f" (no series match scheme {self.scheme_name!r}'s query)"
             )
         return sorted(out, key=lambda s: tuple(s.labels.values()))
 
-    def instant(self, signal: str, start: datetime, end: datetime) -> float | None:
+    def newest(
+        self, signal: str, at: datetime, lookback: timedelta, group_by: str = "none"
+    ) -> dict[str, datetime]:
+        """One instant query: the newest subquery step of the lookback at which the
+        signal's own PromQL had a value, per group.
+
+        ``timestamp()`` of an expression that is not a plain selector is the time
+        it was evaluated at, so over a subquery it marks every step where the
+        panel's query answered; ``max_over_time`` keeps the newest. A step of
+        NEWEST_STEP_S with a rate window of two steps (room for two samples at a
+        one-minute scrape) answers until one step after the last sample: the step
+        before it is reported, which is at or at most a step after the last
+        sample. ``requests`` counts only steps with requests (``> 0``): a gateway
+        that stopped logging still exports its counter, flat.
+        """
+        step = NEWEST_STEP_S
+        expr = self.render(signal, group_by, 2 * step)
+        # NaN (0/0 when a route had no traffic) is no value: ``>= -Inf`` drops it.
+        kept = f"({expr}) > 0" if signal == "requests" else f"({expr}) >= -Inf"
+        span = max(step, int(lookback.total_seconds()))
+        promql = f"max_over_time(timestamp({kept})[{span}s:{step}s])"
+        label = self.scheme.labels.get(group_by, "")
+        out: dict[str, datetime] = {}
+        for labels, value in self.query(promql, at, what=f"{signal} newest"):
+            if math.isnan(value):
+                continue
+            key = "" if group_by == "none" else labels.get(label, "")
+            when = datetime.fromtimestamp(min(value - step, at.timestamp()), UTC)
+            if key not in out or when > out[key]:
+                out[key] = when
+        return out
+
+    def instant(
+        self, signal: str, start: datetime, end: datetime, *, empty_ok: bool = False
+    ) -> float | None:
         """``signal`` averaged over [start, end), ungrouped; None when the scheme
-        offers no query for it or the window has no data (NaN). Raises as query."""
+        offers no query for it or the window has no data (NaN, or with
+        ``empty_ok`` no series at all). Raises as query; without ``empty_ok`` an
+        empty answer is InvalidResponse (no series match the scheme)."""
         try:
             promql = self.render(signal, "none", int((end - start).total_seconds()))
         except ValueError:
             return None
         rows = self.query(promql, end, what=signal)
         if not rows:
-            raise InvalidResponse(
+            if empty_ok:
+                return None
+            raise EmptyResult(
                 f"prometheus {self.where}: {signal}: empty result"
                 f" (no series match scheme {self.scheme_name!r}'s query)"
             )
@@ -289,21 +341,43 @@ class PrometheusMetrics(MetricsSource):
         return None if math.isnan(value) else value
 
     def kpis(self, start: datetime, end: datetime) -> Kpis:
+        # A window with no samples (the scrape died, the gateway stopped) answers
+        # an empty vector: that is no data, zero requests, like the workspace's
+        # empty window, not a failure of the whole strip (the console says since
+        # when, from ``newest``). A query the server rejects or answers wrongly
+        # fails its own figure only; a server that does not answer, or rejects
+        # every query (a login page in front of it), fails them all.
+        errors: dict[str, str] = {}
+        first: list[ConnectorError] = []
+
+        def value(signal: str, field: str) -> float | None:
+            try:
+                return self.instant(signal, start, end, empty_ok=True)
+            except (QueryError, InvalidResponse) as exc:
+                errors[field] = _one_line(str(exc))
+                first.append(exc)
+                return None
+
         minutes = max((end - start).total_seconds() / 60, 1e-9)
-        per_min = self.instant("requests", start, end) or 0.0
-        return Kpis(
+        per_min = value("requests", "requests_per_min") or 0.0
+        kpis = Kpis(
             start=start,
             end=end,
             requests=round(per_min * minutes),
             requests_per_min=per_min,
-            tokens_in_per_min=self.instant("tokens_in", start, end) or 0.0,
-            tokens_out_per_min=self.instant("tokens_out", start, end) or 0.0,
-            cost_per_hour=self.instant("cost", start, end) or 0.0,
-            latency_p95_ms=self.instant("latency_p95", start, end),
-            error_rate=self.instant("error_rate", start, end),
-            block_rate=self.instant("block_rate", start, end),
-            refusal_rate=self.instant("refusal_rate", start, end),
+            tokens_in_per_min=value("tokens_in", "tokens_in_per_min") or 0.0,
+            tokens_out_per_min=value("tokens_out", "tokens_out_per_min") or 0.0,
+            cost_per_hour=value("cost", "cost_per_hour") or 0.0,
+            latency_p95_ms=value("latency_p95", "latency_p95_ms"),
+            error_rate=value("error_rate", "error_rate"),
+            block_rate=value("block_rate", "block_rate"),
+            refusal_rate=value("refusal_rate", "refusal_rate"),
+            errors=errors,
         )
+        offered = sum(1 for sig in KPI_SIGNALS if sig in self.scheme.signals)
+        if first and len(errors) >= offered:
+            raise first[0]
+        return kpis
 
 
 def _scheme(name: str, panels: Mapping[str, str] | None) -> Scheme:

@@ -23,9 +23,40 @@ Counters carry the ``_total`` suffix that client libraries add.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from string import Template
+
+
+@dataclass(frozen=True)
+class Selector:
+    """A series selector: a metric name and the label matchers it always carries."""
+
+    metric: str
+    matchers: tuple[str, ...] = ()
+
+    def render(self, extra: Sequence[str] = ()) -> str:
+        """``metric{matchers, extra}`` (the bare name when there are none)."""
+        matchers = (*self.matchers, *extra)
+        return f"{self.metric}{{{', '.join(matchers)}}}" if matchers else self.metric
+
+
+@dataclass(frozen=True)
+class SloSeries:
+    """What SLO recording rules count in a scheme (``llmdeck slo rules``).
+
+    The panels' templates are finished ratios; a burn-rate rule needs the
+    parts: ``events`` maps a rate signal to its (bad, all) counters,
+    ``pass_ratio`` a pass-ratio signal to its gauge in [0, 1], ``latency`` is
+    the request-duration histogram's ``_bucket`` series, whose ``le`` is in
+    units of ``latency_unit_ms`` milliseconds. A signal missing here has no
+    SLO rule in the scheme (``Scheme.notes`` says why).
+    """
+
+    events: Mapping[str, tuple[Selector, Selector]] = field(default_factory=dict)
+    pass_ratio: Mapping[str, Selector] = field(default_factory=dict)
+    latency: Selector | None = None
+    latency_unit_ms: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +71,7 @@ class Scheme:
     labels: Mapping[str, str]
     signals: Mapping[str, str]
     notes: Mapping[str, str] = field(default_factory=dict)
+    slo: SloSeries = field(default_factory=SloSeries)
 
     def render(self, signal: str, group_by: str, window_s: int) -> str:
         """The PromQL for ``signal`` grouped by ``group_by`` with a rate window in seconds.
@@ -65,7 +97,7 @@ class Scheme:
 
     def with_overrides(self, panels: Mapping[str, str]) -> Scheme:
         """A copy whose signal templates are replaced by the profile's ``panels``."""
-        return Scheme(self.name, self.labels, {**self.signals, **panels}, self.notes)
+        return Scheme(self.name, self.labels, {**self.signals, **panels}, self.notes, self.slo)
 
 
 def _ratio(numerator: str, denominator: str) -> str:
@@ -110,6 +142,18 @@ PLAYBOOK = Scheme(
         "requests": "llm_requests_total{status} counts requests (see docs/backends.md)",
         "refusal_rate": "refusal_count counts refusals, named like safety_block_count",
     },
+    slo=SloSeries(
+        events={
+            "refusal_rate": (Selector("refusal_count"), Selector("llm_requests_total")),
+            "error_rate": (
+                Selector("llm_requests_total", ('status=~"error|timeout"',)),
+                Selector("llm_requests_total"),
+            ),
+            "block_rate": (Selector("safety_block_count"), Selector("llm_requests_total")),
+        },
+        pass_ratio={"eval_pass_ratio": Selector("eval_pass_ratio")},
+        latency=Selector("generation_latency_ms_bucket"),
+    ),
 )
 
 _OTEL_DUR = "gen_ai_client_operation_duration_seconds"
@@ -144,7 +188,18 @@ OTEL_GENAI = Scheme(
         "cost": "OpenTelemetry GenAI conventions define no cost metric",
         "block_rate": "OpenTelemetry GenAI conventions define no safety metric",
         "refusal_rate": "OpenTelemetry GenAI conventions define no refusal metric",
+        "eval_pass_ratio": "OpenTelemetry GenAI conventions define no evaluation metric",
     },
+    slo=SloSeries(
+        events={
+            "error_rate": (
+                Selector(f"{_OTEL_DUR}_count", ('error_type!=""',)),
+                Selector(f"{_OTEL_DUR}_count"),
+            ),
+        },
+        latency=Selector(f"{_OTEL_DUR}_bucket"),
+        latency_unit_ms=1000.0,
+    ),
 )
 
 _LITELLM_REQ = "rate(litellm_proxy_total_requests_metric_total[$window])"
@@ -168,7 +223,18 @@ LITELLM = Scheme(
         "prompt_version": "LiteLLM's metrics carry no prompt version label",
         "block_rate": "LiteLLM exports no safety-block metric",
         "refusal_rate": "LiteLLM exports no refusal metric",
+        "eval_pass_ratio": "LiteLLM exports no evaluation metric",
     },
+    slo=SloSeries(
+        events={
+            "error_rate": (
+                Selector("litellm_proxy_failed_requests_metric_total"),
+                Selector("litellm_proxy_total_requests_metric_total"),
+            ),
+        },
+        latency=Selector("litellm_request_total_latency_metric_bucket"),
+        latency_unit_ms=1000.0,
+    ),
 )
 
 SCHEMES: dict[str, Scheme] = {s.name: s for s in (PLAYBOOK, OTEL_GENAI, LITELLM)}

@@ -5,6 +5,9 @@ up to date, never from a scan of the request table: a scan costs about a
 second at 1M rows, a rollup read a few milliseconds. Long ranges read whole
 hours from the hourly rollup and the ragged edges from the per-minute one.
 Percentiles are estimated from latency histogram buckets (see ``quantile``).
+When a signal last had data (``newest``) is one index seek per group on the
+request table's (dimension, ts) indexes: exact to the millisecond, and as
+cheap as a rollup read.
 """
 
 from __future__ import annotations
@@ -12,16 +15,16 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from connectors.base import GROUPINGS, SIGNALS, MetricsSource
 from connectors.options import Option
 from connectors.records import BackendStatus, Kpis, MetricSeries
 from connectors.workspace.connection import PerThreadStore
 from connectors.workspace.late_rows import StoreWatch
-from connectors.workspace.rollups import pieces, quantile
+from connectors.workspace.rollups import pieces, quantile, share_above
 from connectors.workspace.schema import N_LAT_BUCKETS
 
 _SUMS = (
@@ -42,6 +45,18 @@ _GROUP_EXPR = {
     "prompt_version": "prompt_id || '@' || prompt_version",
     "route": "route",
     "tenant": "tenant",
+}
+# The newest request of one group: a seek on the request table's (dimension, ts)
+# index (SQLite answers MAX over an index prefix without scanning it).
+_NEWEST_OF = {
+    "none": "SELECT MAX(ts) FROM requests WHERE ts <= ?",
+    "model": "SELECT MAX(ts) FROM requests WHERE model_name = ? AND ts <= ?",
+    "route": "SELECT MAX(ts) FROM requests WHERE route = ? AND ts <= ?",
+    "tenant": "SELECT MAX(ts) FROM requests WHERE tenant = ? AND ts <= ?",
+    # Grouped as prompt_id@version; the index is on the version alone, so read it
+    # newest first and stop at the first row of this prompt.
+    "prompt_version": "SELECT ts FROM requests WHERE prompt_version = ? AND prompt_id = ? "
+    "AND ts <= ? ORDER BY ts DESC LIMIT 1",
 }
 
 
@@ -126,6 +141,77 @@ class WorkspaceMetrics(PerThreadStore, MetricsSource):
             )
             labels = {} if group_by == "none" else {group_by: key}
             out.append(MetricSeries(name=signal, labels=labels, points=points))
+        return out
+
+    def newest(
+        self, signal: str, at: datetime, lookback: timedelta, group_by: str = "none"
+    ) -> dict[str, datetime]:
+        """Every signal here comes from the same request records, so each has the
+        same newest moment: that of the newest request (of the group)."""
+        if signal not in SIGNALS:
+            raise ValueError(f"unknown signal {signal!r} (known: {', '.join(SIGNALS)})")
+        if group_by not in GROUPINGS:
+            raise ValueError(f"unknown grouping {group_by!r} (known: {', '.join(GROUPINGS)})")
+        conn = self._conn()
+        at_ms = int(at.timestamp() * 1000)
+        start_ms = int((at - lookback).timestamp() * 1000)
+        # Eleven signals ask the same question on each refresh: answer it once per
+        # store version, like ``_grouped``.
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        key = (group_by, at_ms, start_ms, version)
+        last = getattr(self._local, "newest", None)
+        if last is not None and last[0] == key:
+            return dict(last[1])
+        if group_by == "none":
+            groups: list[tuple[Any, ...]] = [("", ())]
+        else:
+            # The groups with data in the lookback, from the hourly rollup (a few
+            # rows an hour); the hour of ``at`` may hold later rows, so the seek
+            # below bounds by ``at`` and the window check drops what is too old.
+            first_hour = (at - lookback).timestamp() // 3600 * 3600
+            cols = "prompt_id, prompt_version" if group_by == "prompt_version" else None
+            expr = cols or _GROUP_EXPR[group_by]
+            rows = conn.execute(
+                f"SELECT DISTINCT {expr} FROM rollup_hour WHERE bucket >= ? AND bucket <= ?",
+                (int(first_hour), int(at.timestamp())),
+            ).fetchall()
+            if group_by == "prompt_version":
+                groups = [(f"{pid}@{ver}", (ver, pid)) for pid, ver in rows]
+            else:
+                groups = [(str(value), (value,)) for (value,) in rows]
+        out: dict[str, datetime] = {}
+        for name, args in groups:
+            row = conn.execute(_NEWEST_OF[group_by], (*args, at_ms)).fetchone()
+            if row and row[0] is not None and row[0] > start_ms:
+                out[name] = datetime.fromtimestamp(row[0] / 1000, UTC)
+        self._local.newest = (key, out)
+        return dict(out)
+
+    def slow_share(
+        self,
+        threshold_ms: float,
+        start: datetime,
+        end: datetime,
+        step_s: int,
+        group_by: str = "none",
+    ) -> list[MetricSeries]:
+        if group_by not in GROUPINGS:
+            raise ValueError(f"unknown grouping {group_by!r} (known: {', '.join(GROUPINGS)})")
+        step_s = max(60, int(step_s))
+        table = "rollup_hour" if step_s >= 3600 and step_s % 3600 == 0 else "rollup_minute"
+        lo, hi = int(start.timestamp()), int(end.timestamp())
+        grouped = self._grouped(table, group_by, lo, hi, step_s)
+        n_steps = max(1, math.ceil((hi - lo) / step_s))
+        out = []
+        for key in sorted(grouped):
+            points = tuple(
+                (float(lo + i * step_s), share_above(threshold_ms, grouped[key][i][9:]))
+                if i in grouped[key]
+                else (float(lo + i * step_s), math.nan)
+                for i in range(n_steps)
+            )
+            labels = {} if group_by == "none" else {group_by: key}
+            out.append(MetricSeries(name="slow_share", labels=labels, points=points))
         return out
 
     def _grouped(

@@ -7,6 +7,8 @@ both read the same rows the same way.
 
 from __future__ import annotations
 
+import math
+
 from connectors.workspace.schema import LATENCY_BOUNDS_MS
 
 
@@ -42,6 +44,25 @@ def quantile(q: float, buckets: list[float]) -> float | None:
                 cum[i], cum[i + 1], slopes[i] * widths[i], slopes[i + 1] * widths[i], rank
             )
     return xs[-1]
+
+
+def share_above(threshold_ms: float, buckets: list[float]) -> float:
+    """The share of requests slower than ``threshold_ms`` from per-bucket counts
+    (NaN without requests). Inside the bucket that holds the threshold the
+    requests are taken as spread evenly: exact when the threshold is a bucket
+    bound, which is why latency SLOs are best set on one."""
+    total = sum(buckets)
+    if total <= 0:
+        return math.nan
+    edges = [0.0, *(float(b) for b in LATENCY_BOUNDS_MS), math.inf]
+    above = 0.0
+    for i, count in enumerate(buckets):
+        lo, hi = edges[i], edges[i + 1]
+        if lo >= threshold_ms:
+            above += count
+        elif hi > threshold_ms and not math.isinf(hi):
+            above += count * (hi - threshold_ms) / (hi - lo)
+    return above / total
 
 
 def _pchip_slopes(widths: list[float], dens: list[float]) -> list[float]:

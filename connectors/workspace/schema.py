@@ -229,14 +229,28 @@ def _v3(db: Database) -> None:
         pk="key",
     )
     db.table("alert_events").create(
-        {"id": int, "ts": int, "key": str, "event": str, "severity": str, "title": str,
-         "detail": str},
+        {
+            "id": int,
+            "ts": int,
+            "key": str,
+            "event": str,
+            "severity": str,
+            "title": str,
+            "detail": str,
+        },
         pk="id",
     )
     db.table("alert_events").create_index(["ts"])
     db.table("incidents").create(
-        {"id": int, "opened": int, "closed": int, "title": str, "severity": str, "who": str,
-         "profile": str},
+        {
+            "id": int,
+            "opened": int,
+            "closed": int,
+            "title": str,
+            "severity": str,
+            "who": str,
+            "profile": str,
+        },
         pk="id",
     )
     db.table("incident_notes").create(

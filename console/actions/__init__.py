@@ -15,6 +15,7 @@ from console.actions.changes import (
     RollbackRoute,
     SetEnabled,
     SetWeights,
+    SilenceAlert,
 )
 from console.actions.pipeline import Pipeline
 from console.actions.plan import Blast, Confirmation, Outcome, Plan, Step
@@ -31,5 +32,6 @@ __all__ = [
     "RollbackRoute",
     "SetEnabled",
     "SetWeights",
+    "SilenceAlert",
     "Step",
 ]

@@ -5,16 +5,20 @@ add up: InvalidChange or NotFound, with a one-line message)."""
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import ClassVar
 
 from connectors.errors import InvalidChange, NotFound
+from connectors.records import Matcher
 from console.actions.blast import moving_share
 from console.actions.context import Context, alias_step, flag_blast, flag_state
-from console.actions.plan import Step
+from console.actions.plan import Blast, Step
 from console.actions.rollback import rollback_steps
+from console.actions.steps import same_silences
 
 WEIGHT_TOLERANCE = 0.01  # percent
 
@@ -243,3 +247,155 @@ class RollbackRoute(Change):
 
     def confirm_words(self, ctx: Context) -> tuple[str, ...]:
         return (self.route, ctx.environment)
+
+
+_MATCHER = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
+
+
+def parse_matchers(items: list[str]) -> tuple[Matcher, ...]:
+    """``["route=/support/chat", 'severity=~"page|ticket"']`` -> Matchers
+    (``=``, ``!=``, ``=~``, ``!~``; the value may be double-quoted). Raises
+    InvalidChange naming the bad item, or a regex that does not compile."""
+    out = []
+    for item in items:
+        match = _MATCHER.match(item)
+        if not match:
+            raise InvalidChange(f"matcher {item!r}: expected NAME=VALUE (or !=, =~, !~)")
+        name, op, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        if "~" in op:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise InvalidChange(f"matcher {item!r}: bad regular expression: {exc}") from None
+        out.append(Matcher(name, value, is_regex="~" in op, is_equal=op[0] == "="))
+    return tuple(out)
+
+
+def _span(duration: timedelta) -> str:
+    seconds = int(duration.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+@dataclass(frozen=True)
+class SilenceAlert(Change):
+    """Silence the alerts matching every matcher in the profile's
+    Alertmanager for ``duration``, with ``comment`` (Alertmanager requires one).
+
+    The plan lists the alerts it silences now, read from Alertmanager; its
+    ``before`` is the active silences with exactly these matchers (a conflict
+    when another appears before the write), its ``after`` the silence asked for.
+    """
+
+    matchers: tuple[Matcher, ...]
+    duration: timedelta
+    comment: str
+    action: ClassVar[str] = "create_silence"
+
+    @property
+    def target(self) -> str:
+        return ", ".join(str(m) for m in self.matchers)
+
+    def title(self) -> str:
+        return f"silence {self.target} for {_span(self.duration)}"
+
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        if not self.matchers:
+            raise InvalidChange("a silence needs at least one matcher (--matcher NAME=VALUE)")
+        if self.duration.total_seconds() < 60:
+            raise InvalidChange("a silence lasts at least a minute")
+        if not self.comment.strip():
+            raise InvalidChange("a silence needs a comment: say why (--reason)")
+        source = ctx.silencer()
+        muted = [a for a in source.alerts() if all(m.matches(a.labels) for m in self.matchers)]
+        before = same_silences(source.silences(), self.matchers)
+        notes = (
+            [f"silences {len(muted)} alert(s) active now"]
+            if muted
+            else ["matches no active alert now: it mutes the ones that fire before it ends"]
+        )
+        for alert in muted[:10]:
+            labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()))
+            notes.append(f"  {alert.state}: {alert.name} {{{labels}}}")
+        if len(muted) > 10:
+            notes.append(f"  ... and {len(muted) - 10} more")
+        if before:
+            notes.append(f"already silenced by {', '.join(before)}: this adds another silence")
+        total = ctx.traffic.total()
+        blast = Blast(0, total, "a silence mutes notifications; no traffic changes")
+        after = {
+            "matchers": [str(m) for m in self.matchers],
+            "for": _span(self.duration),
+            "comment": self.comment,
+        }
+        step = Step(
+            "create_silence",
+            self.target,
+            ctx.environment,
+            before,
+            after,
+            blast,
+            {
+                "matchers": [asdict(m) for m in self.matchers],
+                "duration_s": self.duration.total_seconds(),
+                "comment": self.comment,
+            },
+        )
+        return [step], notes
+
+
+def _alert_step(ctx: Context, key: str, after_marks: dict[str, object], action: str) -> Step:
+    from connectors.workspace import alert_marks
+
+    store = ctx.session.store()
+    before = alert_marks.marks(store, key)
+    if before.get("recorded") is False:
+        raise NotFound(f"no alert {key!r} recorded in this workspace")
+    after = {**before, **after_marks}
+    if after == before:
+        raise InvalidChange(f"alert {key!r} is already so")
+    blast = Blast(0, 0, "changes no traffic: only what the console shows and who it pages")
+    return Step(action, key, ctx.environment, before, after, blast, {"key": key})
+
+
+@dataclass(frozen=True)
+class AckAlert(Change):
+    """Acknowledge one of the console's alerts: someone is on it (it keeps firing)."""
+
+    key: str
+    who: str
+    action: ClassVar[str] = "ack_alert"
+
+    @property
+    def target(self) -> str:
+        return self.key
+
+    def title(self) -> str:
+        return f"acknowledge alert {self.key}"
+
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        return [_alert_step(ctx, self.key, {"acked_by": self.who}, self.action)], []
+
+
+@dataclass(frozen=True)
+class MuteAlert(Change):
+    """Silence one of the console's alerts until ``until`` (ISO 8601, UTC): it is
+    still evaluated and recorded, but leaves the banner and stops counting as firing."""
+
+    key: str
+    until: str
+    action: ClassVar[str] = "mute_alert"
+
+    @property
+    def target(self) -> str:
+        return self.key
+
+    def title(self) -> str:
+        return f"silence alert {self.key} until {self.until}"
+
+    def steps(self, ctx: Context) -> tuple[list[Step], list[str]]:
+        return [_alert_step(ctx, self.key, {"silenced_until": self.until}, self.action)], []

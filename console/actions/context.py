@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import FlagStore, Registry
+from connectors.base import AlertSource, FlagStore, Registry
 from connectors.errors import InvalidChange, NotFound, ReadOnlyError
 from connectors.records import Flag
 from console.actions.blast import Traffic
@@ -38,6 +38,24 @@ class Context:
         if reg is None:
             raise ReadOnlyError(f"profile {self.session.profile.name!r} has no registry")
         return reg
+
+    def silencer(self) -> AlertSource:
+        return silencer(self.session)
+
+
+def silencer(session: Session) -> AlertSource:
+    """The profile's first alert source that can silence (an Alertmanager).
+
+    Raises ReadOnlyError when it has none, LlmdeckError when it cannot be built.
+    """
+    for index in range(len(session.profile.alerting)):
+        source = session.alert_source(index)
+        if "silence" in source.capabilities:
+            return source
+    raise ReadOnlyError(
+        f"profile {session.profile.name!r} has no alert source that can silence "
+        "(add {kind: alertmanager, url: ...} to its alerting:)"
+    )
 
 
 def flag_state(flag: Flag, environment: str) -> dict[str, Any]:

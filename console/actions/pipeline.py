@@ -14,14 +14,16 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from connectors.errors import Conflict, ConnectorError, ReadOnlyError
 from connectors.support.redact import scrub
 from connectors.workspace.store import append_audit, snapshot_history, ts_ms
+from console.actions import steps as step_io
 from console.actions.blast import Traffic
 from console.actions.changes import Change
-from console.actions.context import Context, current_alias, flag_state
+from console.actions.context import Context
 from console.actions.plan import Blast, Confirmation, Outcome, OutcomeStatus, Plan, Step
 from console.core import clock
 from console.core.errors import LlmdeckError
@@ -116,6 +118,7 @@ class Pipeline:
             # No exceptions to the audit: without an audit log nothing is written.
             return Outcome("refused", f"{plan.title}: refused, no audit log ({exc})", plan)
         written = 0
+        receipts: list[str] = []
         try:
             # Check every step before writing any, so a composite plan that
             # would conflict halfway writes nothing.
@@ -123,8 +126,10 @@ class Pipeline:
                 self._recheck(step)
             for step in plan.steps:
                 expected = self._recheck(step)
-                self._write(step, expected)
-                self._verify(step)
+                receipt = step_io.of(step).write(self.session, step, expected)
+                if receipt:  # kept even if the verify fails: it was created
+                    receipts.append(receipt)
+                self._verify(step, receipt)
                 self._remember(step)
                 written += 1
         except Exception as exc:  # every ending must be audited, whatever broke
@@ -143,8 +148,12 @@ class Pipeline:
                 else f"{type(exc).__name__}: {scrub(str(exc))}"
             )
             done = f" ({written} of {len(plan.steps)} steps done)" if written else ""
-            return self._audit(status, f"{plan.title}: {what}{done}", plan, reason)
-        return self._audit("done", f"{plan.title}: done", plan, reason)
+            kept = f" (created {', '.join(receipts)})" if receipts else ""
+            outcome = self._audit(status, f"{plan.title}: {what}{done}{kept}", plan, reason)
+            return replace(outcome, receipts=tuple(receipts))
+        created = f" (created {', '.join(receipts)})" if receipts else ""
+        outcome = self._audit("done", f"{plan.title}: done{created}", plan, reason)
+        return replace(outcome, receipts=tuple(receipts))
 
     def run(
         self, change: Change, confirm: Callable[[Plan], Confirmation], reason: str = ""
@@ -184,41 +193,14 @@ class Pipeline:
         return expected
 
     def _read(self, step: Step) -> tuple[Any, Any]:
-        if step.action == "move_alias":
-            reg = self.session.registry()
-            assert reg is not None
-            return current_alias(reg, step.args["name"], step.args["alias"]), None
-        store = self.session.flags()
-        assert store is not None
-        flag = store.flag(step.target)
-        return flag_state(flag, step.environment), flag
+        return step_io.of(step).read(self.session, step)
 
-    def _write(self, step: Step, expected: Any) -> None:
-        if step.action == "move_alias":
-            reg = self.session.registry()
-            assert reg is not None
-            reg.set_alias(step.args["name"], step.args["alias"], step.args["version"])
+    def _verify(self, step: Step, receipt: str) -> None:
+        io = step_io.of(step)
+        if io.verify is not None:
+            io.verify(self.session, step, receipt)
             return
-        store = self.session.flags()
-        assert store is not None
-        if step.action == "set_enabled":
-            store.set_enabled(
-                step.target, step.environment, step.after["enabled"], expected=expected
-            )
-        elif step.action == "set_weights":
-            store.set_weights(
-                step.target, step.environment, step.after["weights"], expected=expected
-            )
-            if step.after["enabled"] != step.before["enabled"]:
-                fresh = store.flag(step.target)
-                store.set_enabled(
-                    step.target, step.environment, step.after["enabled"], expected=fresh
-                )
-        else:
-            raise ValueError(f"unknown step action {step.action!r}")
-
-    def _verify(self, step: Step) -> None:
-        current, _ = self._read(step)
+        current, _ = io.read(self.session, step)
         if current != step.after:
             raise ConnectorError(
                 f"{step.target}: written, but the re-read shows {current!r}, not {step.after!r}"
@@ -234,8 +216,10 @@ class Pipeline:
             self._snapshot(step)
 
     def _snapshot(self, step: Step) -> None:
+        kind = step_io.of(step).history
+        if not kind:
+            return  # nothing a rollback reads (a silence expires by itself)
         store = self.session.store()
-        kind = "alias" if step.action == "move_alias" else "flag"
         source = getattr(
             self.session.registry() if kind == "alias" else self.session.flags(), "kind", ""
         )

@@ -36,6 +36,8 @@ class Blast:
 
     def describe(self) -> str:
         share = self.share
+        if self.affected == 0 and self.total == 0:
+            return f"none ({self.basis})"
         if share is None:
             return f"unknown ({self.basis})"
         return (
@@ -47,10 +49,12 @@ class Blast:
 class Step:
     """One atomic write of a plan.
 
-    ``action`` is ``set_enabled``, ``set_weights`` or ``move_alias``;
-    ``target`` a flag key or ``prompt:alias``; ``before``/``after`` are the
-    JSON-ready states compared on re-read (conflict) and after the write
-    (verify); ``args`` what the connector is called with.
+    ``action`` is ``set_enabled``, ``set_weights``, ``move_alias`` or
+    ``create_silence`` (``console.actions.steps`` says how each is read,
+    written and verified); ``target`` a flag key, ``prompt:alias`` or matchers;
+    ``before``/``after`` are the JSON-ready states compared on re-read
+    (conflict) and after the write (verify); ``args`` what the connector is
+    called with.
     """
 
     action: str
@@ -127,6 +131,8 @@ class Outcome:
     message: str
     plan: Plan | None = None
     audit_id: int | None = None
+    # What the backends handed back for the steps written (a new silence's id).
+    receipts: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -138,6 +144,8 @@ def fmt_state(state: Any) -> str:
     composite (target -> state) reads ``flag: on v13 100%; prompt:alias: 13``."""
     if state is None:
         return "(none)"
+    if isinstance(state, list | tuple):
+        return ", ".join(str(s) for s in state) if state else "none"
     if not isinstance(state, Mapping):
         return str(state)
     if "enabled" in state or "weights" in state:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,15 @@ import orjson
 
 from connectors.support.atomic import private_opener
 from connectors.workspace.store import from_ms, ts_ms
+from console.changelog.audit_rows import AuditRow, local_rows
+from console.changelog.audit_rows import dumps as _j
+from console.changelog.audit_rows import loads as _load
 from console.core.errors import LlmdeckError
 from console.core.session import Session
+
+# The reading of the audit table sits in the change log, below this room, so the
+# incident timeline reads the same rows; AuditRow and local_rows are re-exported.
+__all__ = ["AuditRow", "alias_rows", "export", "load", "local_rows", "matching"]
 
 FIELDS = (
     "ts",
@@ -32,74 +38,6 @@ FIELDS = (
     "reason",
     "detail",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRow:
-    """One line of the merged trail. ``source`` is ``llmdeck`` for the pipeline's
-    own entries, the flag backend's kind for its events, ``history`` for alias moves."""
-
-    ts: datetime
-    source: str
-    who: str
-    environment: str
-    action: str
-    target: str
-    outcome: str = ""
-    before: Any = None
-    after: Any = None
-    reason: str = ""
-    detail: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["ts"] = self.ts.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        return out
-
-    def text(self) -> str:
-        """Everything a filter matches against, lower case."""
-        parts = [
-            self.source,
-            self.who,
-            self.environment,
-            self.action,
-            self.target,
-            self.outcome,
-            self.reason,
-            self.detail,
-            _j(self.before),
-            _j(self.after),
-        ]
-        return " ".join(parts).lower()
-
-
-def _j(value: Any) -> str:
-    return "" if value is None else orjson.dumps(value).decode()
-
-
-def local_rows(store: sqlite3.Connection, since: datetime | None = None) -> list[AuditRow]:
-    """The pipeline's audit entries (and break-glass) from the workspace store."""
-    rows = store.execute(
-        "SELECT ts, who, environment, action, target, outcome, before, after, reason, detail "
-        "FROM audit WHERE ts >= ? ORDER BY ts, id",
-        (ts_ms(since) if since else 0,),
-    ).fetchall()
-    return [
-        AuditRow(
-            from_ms(ts),
-            "llmdeck",
-            who or "",
-            env or "",
-            action or "",
-            target or "",
-            outcome or "",
-            _load(before),
-            _load(after),
-            reason or "",
-            detail or "",
-        )
-        for ts, who, env, action, target, outcome, before, after, reason, detail in rows
-    ]
 
 
 def alias_rows(store: sqlite3.Connection, since: datetime | None = None) -> list[AuditRow]:
@@ -134,15 +72,6 @@ def alias_rows(store: sqlite3.Connection, since: datetime | None = None) -> list
             )
         previous[key] = after
     return out
-
-
-def _load(raw: str | None) -> Any:
-    if raw in (None, ""):
-        return None
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw
 
 
 def load(session: Session, since: datetime | None = None) -> tuple[list[AuditRow], list[str]]:

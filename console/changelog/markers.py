@@ -18,6 +18,7 @@ from typing import Any
 
 from connectors.records import ChangeEvent
 from connectors.workspace.store import from_ms, ts_ms
+from console.actions.steps import ALERT_ACTIONS
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 
@@ -74,10 +75,17 @@ def from_history(conn: sqlite3.Connection, start: datetime, end: datetime) -> li
 
 
 def from_audit(conn: sqlite3.Connection, start: datetime, end: datetime) -> list[ChangeEvent]:
-    """Markers for audit entries in [start, end) that changed something (outcome done)."""
+    """Markers for audit entries in [start, end) that changed something (outcome done).
+
+    The incident record's own entries (``incident.open``, ``.note``, ``.close``)
+    and acknowledgements and silences of alerts are audited too but change
+    nothing the charts measure: no marker.
+    """
+    quiet = ", ".join(f"'{a}'" for a in sorted(ALERT_ACTIONS))
     rows = conn.execute(
         "SELECT ts, who, action, target, reason FROM audit "
-        "WHERE ts >= ? AND ts < ? AND outcome = 'done' ORDER BY ts, id",
+        "WHERE ts >= ? AND ts < ? AND outcome = 'done' AND action NOT LIKE 'incident.%' "
+        f"AND action NOT IN ({quiet}) ORDER BY ts, id",
         (ts_ms(start), ts_ms(end)),
     ).fetchall()
     return [

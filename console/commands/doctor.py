@@ -96,8 +96,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"profile {p.name} ({p.environment}, {mode}) from {p.source}")
     rows = []
     ok = True
-    specs = [(cap, p.connectors.get(cap)) for cap in discovery.CAPABILITIES if cap != "replay"]
+    specs = [
+        (cap, p.connectors.get(cap))
+        for cap in discovery.CAPABILITIES
+        if cap not in ("replay", "alerting")
+    ]
     specs += [(f"replay:{name}", spec) for name, spec in p.replay_targets.items()]
+    specs += [(f"alerting:{i}", spec) for i, spec in enumerate(p.alerting)] or [("alerting", None)]
     for label, spec in specs:
         if spec is None:
             rows.append((label, "-", "missing", "", "", "not configured"))

@@ -13,6 +13,9 @@ A file looks like::
         flags: {kind: flagd, path: ./workspace/flags.json}
         replay_targets:
           local: {kind: openai, url: "http://127.0.0.1:18080/v1"}
+        alerting:                    # one source, or a list of them
+          - {kind: prometheus, url: "http://127.0.0.1:9090"}
+          - {kind: alertmanager, url: "http://127.0.0.1:9093"}
       prod:
         environment: production
         metrics: {kind: prometheus, url: "https://prom.example", token: {keyring: prom}}
@@ -47,12 +50,17 @@ PROFILE_KEYS = {
     "prices": "per-model price per 1k input and output tokens",
     "budgets": "per-tenant daily budgets in dollars",
     "tenants": "display names for the hashed tenant ids (hash: name)",
-    "slos": "per-route behaviour objectives",
+    "slos": "behaviour objectives per route (/path) or per prompt version (prompt NAME)",
+    "alerts": "burn-rate windows and factors, pending and absence times",
     "drift": "drift thresholds",
     "replay": "replay budgets in dollars (per_replay, per_batch) and similar_threshold",
     "user": "who the audit log names (default: the login name)",
     **{cap: f"the {cap.replace('_', ' ')} connector" for cap in discovery.CAPABILITIES},
+    "alerting": "the team's alert sources (prometheus, alertmanager): one, or a list",
 }
+# Capabilities a profile configures more than once: replay targets by name,
+# alert sources as a list (or one mapping); the others have one connector each.
+MULTI = ("replay", "alerting")
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,7 @@ class Profile:
     user: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
+    alerting: tuple[ConnectorSpec, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -205,7 +214,7 @@ def _profile(doc: Located, name: str, spec: Any) -> Profile:
     )
     connectors = {}
     for cap in discovery.CAPABILITIES:
-        if cap == "replay" or cap not in spec:
+        if cap in MULTI or cap not in spec:
             continue
         connectors[cap] = _connector(doc, (*base, cap), cap, spec[cap], root, workspace)
     targets = {}
@@ -215,6 +224,7 @@ def _profile(doc: Located, name: str, spec: Any) -> Profile:
     for tname, tspec in raw_targets.items():
         path = (*base, "replay_targets", tname)
         targets[str(tname)] = _connector(doc, path, "replay", tspec, root, workspace)
+    alerting = _alerting(doc, (*base, "alerting"), spec.get("alerting"), root, workspace)
     settings = config_settings.check(doc, base, spec)
     return Profile(
         name=name,
@@ -228,6 +238,22 @@ def _profile(doc: Located, name: str, spec: Any) -> Profile:
         user=str(spec.get("user", "")),
         settings=settings,
         source=doc.file,
+        alerting=alerting,
+    )
+
+
+def _alerting(
+    doc: Located, path: KeyPath, raw: Any, root: Path, workspace: Path | None
+) -> tuple[ConnectorSpec, ...]:
+    """The ``alerting:`` section: one connector mapping or a list of them."""
+    if raw is None:
+        return ()
+    if isinstance(raw, dict):
+        return (_connector(doc, path, "alerting", raw, root, workspace),)
+    if not isinstance(raw, list) or not raw:
+        raise _err(doc, path, "expected a connector {kind: ..., url: ...} or a list of them")
+    return tuple(
+        _connector(doc, (*path, i), "alerting", item, root, workspace) for i, item in enumerate(raw)
     )
 
 

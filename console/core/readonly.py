@@ -31,6 +31,7 @@ from console.core.errors import LlmdeckError
 LOCAL_WRITES: dict[str, str] = {
     "ingest": "it writes the workspace store",
     "replay": "it sends requests to a model endpoint and stores the results",
+    "incident": "it writes the incident record in the workspace store",
 }
 
 

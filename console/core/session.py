@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from connectors import discovery, options
-from connectors.base import Connector, FlagStore, MetricsSource, Registry, ReplayTarget, RequestLog
+from connectors.base import (
+    AlertSource,
+    Connector,
+    FlagStore,
+    MetricsSource,
+    Registry,
+    ReplayTarget,
+    RequestLog,
+)
 from connectors.workspace.schema import SchemaError, connect
 from console.core.config import ConnectorSpec, Profile, SecretRef
 from console.core.errors import ConfigError, LlmdeckError, WorkspaceError
@@ -38,6 +46,7 @@ class Session:
         # --read-only on the command line: no break-glass can lift it.
         self.forced_read_only = read_only is True
         self._built: dict[str, Connector | None] = {}
+        self._alerting: dict[int, AlertSource] = {}
         self._lock = threading.Lock()
         self._store: sqlite3.Connection | None = None
 
@@ -90,7 +99,7 @@ class Session:
         values = resolve_options(spec.options)  # a missing secret is reported here
         # Set by the session, never by a profile: --read-only must reach the
         # connector itself (defence in depth), whatever the file says.
-        if spec.capability in ("flags", "registry"):
+        if spec.capability in ("flags", "registry", "alerting"):
             values["read_only"] = self.read_only
         if spec.capability == "flags":
             values.setdefault("environment", self.profile.environment)
@@ -121,6 +130,18 @@ class Session:
     def flags(self) -> FlagStore | None:
         return self.connector("flags")  # type: ignore[return-value]
 
+    def alert_source(self, index: int) -> AlertSource:
+        """The ``index``-th of the profile's ``alerting`` sources, built on first use.
+
+        Raises IndexError for an index out of range, LlmdeckError (naming the
+        file, line and key) when it cannot be built.
+        """
+        spec = self.profile.alerting[index]
+        with self._lock:
+            if index not in self._alerting:
+                self._alerting[index] = self.build(spec)  # type: ignore[assignment]
+            return self._alerting[index]
+
     def need_registry(self) -> Registry:
         """The profile's registry. Raises LlmdeckError when it has none."""
         registry = self.registry()
@@ -136,7 +157,7 @@ class Session:
         return self.build(spec)  # type: ignore[return-value]
 
     def close(self) -> None:
-        for conn in self._built.values():
+        for conn in [*self._built.values(), *self._alerting.values()]:
             if conn is not None:
                 conn.close()
         if self._store is not None:

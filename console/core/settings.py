@@ -14,7 +14,7 @@ from typing import Any
 from connectors.support.yaml_lines import KeyPath, Located
 from console.core.errors import ConfigError
 
-SETTINGS = ("panels", "prices", "budgets", "slos", "drift", "replay", "tenants")
+SETTINGS = ("panels", "prices", "budgets", "slos", "drift", "replay", "tenants", "alerts")
 
 # The behaviour objectives an ``slos:`` entry may name: key -> (signal, description).
 OBJECTIVES = {
@@ -79,6 +79,23 @@ def _err(doc: Located, path: KeyPath, message: str) -> ConfigError:
     return ConfigError(str(doc.error(path, message)))
 
 
+def _check_alerts(doc: Located, base: KeyPath, spec: dict[str, Any]) -> None:
+    """The ``alerts:`` section, read as the engine reads it; an error names the
+    file, the line of the offending key and the key."""
+    from console.core.alert_rules import ALERT_KEYS, alert_settings
+
+    for key in spec:
+        if key not in ALERT_KEYS:
+            raise _err(doc, (*base, "alerts", key), f"unknown key (known: {', '.join(ALERT_KEYS)})")
+    try:
+        alert_settings({"alerts": spec})
+    except ConfigError as exc:
+        message = str(exc).removeprefix("alerts.")
+        key, _, why = message.partition(": ")
+        path: KeyPath = (*base, "alerts", key.split("[")[0])
+        raise _err(doc, path, f"{key}: {why}" if "[" in key else why) from None
+
+
 def check(doc: Located, base: KeyPath, spec: dict[str, Any]) -> dict[str, Any]:
     """The profile's settings sections, checked. Raises ConfigError (file:line: key)."""
     out = {k: spec[k] for k in SETTINGS if k in spec}
@@ -95,6 +112,8 @@ def check(doc: Located, base: KeyPath, spec: dict[str, Any]) -> dict[str, Any]:
     for tenant, budget in out.get("budgets", {}).items():
         if not _number(budget):
             raise _err(doc, (*base, "budgets", tenant), "expected dollars per day, a number")
+    if "alerts" in out:
+        _check_alerts(doc, base, out["alerts"])
     for tenant, name in out.get("tenants", {}).items():
         if not isinstance(name, str) or not name.strip():
             raise _err(doc, (*base, "tenants", tenant), "expected a display name")

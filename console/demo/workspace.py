@@ -82,6 +82,8 @@ def profile_text() -> str:
     budgets: {{{budgets}}}
     slos:
       {INCIDENT_ROUTE}: {{refusal_rate: 0.05, p95_latency_ms: 6500}}
+      # judged on each version: a canary that burns pages within minutes
+      prompt {INCIDENT_PROMPT}: {{refusal_rate: 0.01}}
 """
         if notes:
             return text

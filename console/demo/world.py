@@ -173,7 +173,7 @@ ROUTES: tuple[Route, ...] = (
             _support(
                 "11",
                 7,
-                0.035,
+                0.01,
                 1.0,
                 "Be friendly and thorough.",
                 "first KB-grounded version",
@@ -183,7 +183,7 @@ ROUTES: tuple[Route, ...] = (
             _support(
                 "12",
                 5,
-                0.03,
+                0.008,
                 1.05,
                 "Be friendly and thorough. Cite the article.",
                 "cite KB articles",
@@ -193,7 +193,7 @@ ROUTES: tuple[Route, ...] = (
             _support(
                 "13",
                 2,
-                0.03,
+                0.006,
                 1.0,
                 "Be friendly and thorough. Cite the article. Never promise refunds.",
                 "no refund promises",
@@ -203,7 +203,7 @@ ROUTES: tuple[Route, ...] = (
             _support(
                 "14",
                 CANARY_AGO.total_seconds() / 86400,
-                0.12,
+                0.30,
                 0.6,
                 "Be brief. Refuse anything not covered by the context. Never promise refunds.",
                 "shorter answers, stricter grounding",

@@ -1,4 +1,5 @@
-"""Drift statistics: population stability index and the two-proportion z-test.
+"""Drift statistics: population stability index, the two-proportion z-test and
+Welch's t-test.
 
 Plain Python on sequences, so they are cheap to test against known
 distributions; the report that feeds them lives in ``console.drift.report``.
@@ -82,6 +83,44 @@ def two_proportion_z(x_base: int, n_base: int, x_cur: int, n_cur: int) -> ZTest:
         return ZTest(0.0, 1.0)
     z = (x_cur / n_cur - x_base / n_base) / math.sqrt(var)
     return ZTest(z, math.erfc(abs(z) / math.sqrt(2)))
+
+
+@dataclass(frozen=True)
+class TTest:
+    """Welch's t-test: ``t`` > 0 when the current mean is higher; ``df`` the
+    Welch-Satterthwaite degrees of freedom; ``p_value`` None when not cheap."""
+
+    t: float
+    df: float
+    p_value: float | None
+
+
+# From this many degrees of freedom on, Student's t is close enough to the
+# normal for a two-sided p-value (at |t| = 2 the two differ by under 0.005);
+# below it no p-value is given rather than a wrong one (scipy is no dependency).
+NORMAL_DF = 30.0
+
+
+def welch_t(
+    mean_base: float, var_base: float, n_base: int, mean_cur: float, var_cur: float, n_cur: int
+) -> TTest:
+    """Welch's unequal-variance t-test of the current mean against the baseline.
+
+    Returns t = 0, p = 1 when a sample has fewer than 2 values or both
+    variances are 0 (nothing can be concluded). Raises ValueError for a
+    negative variance or count.
+    """
+    if min(var_base, var_cur) < 0 or min(n_base, n_cur) < 0:
+        raise ValueError("variances and counts must be >= 0")
+    if n_base < 2 or n_cur < 2:
+        return TTest(0.0, 0.0, 1.0)
+    a, b = var_base / n_base, var_cur / n_cur
+    if a + b <= 0:
+        return TTest(0.0, 0.0, 1.0)
+    t = (mean_cur - mean_base) / math.sqrt(a + b)
+    df = (a + b) ** 2 / (a * a / (n_base - 1) + b * b / (n_cur - 1))
+    p = math.erfc(abs(t) / math.sqrt(2)) if df >= NORMAL_DF else None
+    return TTest(t, df, p)
 
 
 STATUS_RANK = {"alert": 3, "warn": 2, "ok": 1, "low data": 0}

@@ -15,7 +15,7 @@ from typing import Any
 
 from connectors.base import MetricsSource
 from console.core.errors import ConfigError
-from console.overview.series_math import totals, weighted
+from console.core.series_math import totals, weighted
 
 WARN_DEFAULT = 0.8
 

@@ -1,20 +1,25 @@
 """The KPI strip's figures: what the Overview shows and ``llmdeck metrics`` prints.
 
 Each card carries a severity (ok, warn, bad) so the cause of an incident stands
-out at the default range without paging through ranges: a figure is judged
-against the profile's SLOs for it (an SLO burning or exhausted on any route) and
-against its own baseline, the day before the range. Only rates and latency are
+out at the default range without paging through ranges. A figure that an alert
+rule of the profile covers takes its colour from the alert state (a firing page
+is bad, a ticket or a pending page warns, nothing active is ok); any other
+figure is judged against the SLO statuses and its own baseline, the day before
+the range. Only rates and latency are
 judged: traffic volume (and cost, which follows it) goes both ways and stays ``ok``.
+A card whose signal stopped arriving before the range began says "no data since
+HH:MM" instead of a 0.0 or "-" that reads like a quiet hour.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from connectors.records import Kpis
+from console.alerts.absence import Freshness, no_data_text
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 from console.core.spans import TimeRange
@@ -41,13 +46,27 @@ SLO_KEYS = {
     "p95_latency_ms": "latency_p95_ms",
 }
 SLO_SEVERITY: dict[str, Severity] = {"exhausted": "bad", "burning": "warn"}
+# The cards in display order, and the signal (connectors.base.SIGNALS) behind each.
+CARD_SIGNALS: dict[str, str] = {
+    "requests_per_min": "requests",
+    "tokens_in_per_min": "tokens_in",
+    "tokens_out_per_min": "tokens_out",
+    "cost_per_hour": "cost",
+    "latency_p95_ms": "latency_p95",
+    "error_rate": "error_rate",
+    "block_rate": "block_rate",
+    "refusal_rate": "refusal_rate",
+}
+CARD_KEYS: tuple[str, ...] = tuple(CARD_SIGNALS)
 
 
 @dataclass(frozen=True)
 class KpiCard:
     """One figure ready to draw: its label, formatted value and raw value, its
     severity and why (empty when ok). ``estimate``: the value is read off a
-    histogram, not counted (the text starts with "~")."""
+    histogram, not counted (the text starts with "~"). ``since``: the signal
+    stopped then, before the range began; the text says "no data since HH:MM"
+    and ``value`` is None."""
 
     key: str
     label: str
@@ -56,16 +75,23 @@ class KpiCard:
     severity: Severity = "ok"
     why: str = ""
     estimate: bool = False
+    since: datetime | None = None
 
 
 @dataclass(frozen=True)
 class KpiFrame:
     """The KPIs over the range, the same figures over the baseline window (None when
-    that could not be read) and the SLO statuses as (route, objective, status)."""
+    that could not be read), the SLO statuses as (route, objective, status), and
+    when each signal last had data (None when that could not be read)."""
 
     kpis: Kpis
     baseline: Kpis | None = None
     slos: tuple[tuple[str, str, str], ...] = field(default_factory=tuple)
+    # From the alert engine: (card key, severity, why) per active alert, and the
+    # cards some alert rule covers (their colour is the alert state, nothing else).
+    alerts: tuple[tuple[str, Severity, str], ...] = field(default_factory=tuple)
+    covered: frozenset[str] = frozenset()
+    fresh: Freshness | None = None
 
 
 def load(session: Session, rng: TimeRange) -> Kpis:
@@ -78,15 +104,18 @@ def load(session: Session, rng: TimeRange) -> Kpis:
     return metrics.kpis(start, end)
 
 
-def load_frame(session: Session, rng: TimeRange) -> KpiFrame:
+def load_frame(session: Session, rng: TimeRange, fresh: Freshness | None = None) -> KpiFrame:
     """The KPIs with what judges them. Raises as ``load`` for the KPIs themselves;
-    a baseline or SLO that cannot be read only leaves the cards unjudged by it."""
+    a baseline, SLO or newest-data reading that cannot be read only leaves the
+    cards unjudged by it. ``fresh``: a reading the caller already has."""
     from connectors.errors import ConnectorError
-    from console.overview import slo
-    from console.overview.series_cache import metrics_source  # the SLO figures the Overview shows
+    from console.core.series_cache import metrics_source  # the SLO figures the Overview shows
+    from console.overview import freshness, slo
 
     k = load(session, rng)
     metrics = metrics_source(session)
+    if fresh is None:
+        fresh, _ = freshness.read(session, metrics, k.end)
     span = max(k.end - k.start, BASELINE_MIN)
     try:
         baseline: Kpis | None = metrics.kpis(k.start - span, k.start)
@@ -99,7 +128,59 @@ def load_frame(session: Session, rng: TimeRange) -> KpiFrame:
         )
     except (ConnectorError, LlmdeckError, ValueError):
         states = ()
-    return KpiFrame(k, baseline, states)
+    alerts, covered = alert_marks(session, k.end)
+    return KpiFrame(k, baseline, states, alerts, covered, fresh)
+
+
+# Card -> the Overview panels that draw its signal (coloured with it).
+CARD_PANELS = {
+    "refusal_rate": ("rates", "refusals"),
+    "error_rate": ("rates",),
+    "block_rate": ("rates",),
+    "latency_p95_ms": ("latency",),
+    "cost_per_hour": ("cost",),
+}
+
+
+def panels_of(card: str) -> tuple[str, ...]:
+    return CARD_PANELS.get(card, ())
+
+
+# Alert objective -> the card it colours.
+ALERT_CARDS = {**SLO_KEYS, "spend": "cost_per_hour"}
+
+
+def alert_marks(
+    session: Session, at: datetime
+) -> tuple[tuple[tuple[str, Severity, str], ...], frozenset[str]]:
+    """What the alert engine says of each card at ``at``: a firing page makes it
+    bad, a firing ticket or a pending page warn. A card no rule covers is left
+    to the baseline. Never raises: an engine that fails colours nothing."""
+    from connectors.errors import ConnectorError
+    from console.alerts import engine
+    from console.core.alert_rules import rules
+
+    try:
+        covered = frozenset(
+            ALERT_CARDS[r.objective]
+            for r in rules(session.profile.settings)
+            if r.objective in ALERT_CARDS
+        )
+        board = engine.evaluate(session, at)
+    except (ConnectorError, LlmdeckError, ValueError):
+        return (), frozenset()
+    out: list[tuple[str, Severity, str]] = []
+    for a in board.alerts:
+        card = ALERT_CARDS.get(a.labels.get("objective", ""))
+        if card is None or a.state == "resolved" or a.silenced(board.at):
+            continue
+        if a.state == "firing" and a.severity == "page":
+            out.append((card, "bad", f"PAGE · {a.title}"))
+        elif a.state == "firing":
+            out.append((card, "warn", f"TICKET · {a.title}"))
+        else:
+            out.append((card, "warn", f"pending · {a.title}"))
+    return tuple(out), covered
 
 
 def invalid_rate(v: float | None) -> str:
@@ -182,6 +263,14 @@ def cards(k: Kpis | KpiFrame) -> list[KpiCard]:
     ]
     out = []
     for c in plain:
+        if failed := k.errors.get(c.key):
+            out.append(KpiCard(c.key, c.label, "error", None, "bad", f"backend error: {failed}"))
+            continue
+        since = frame.fresh.empty_since(CARD_SIGNALS[c.key], k.start) if frame.fresh else None
+        if since is not None:
+            text = no_data_text(since, k.end)
+            out.append(KpiCard(c.key, c.label, text, None, "warn", text, since=since))
+            continue
         base = None if b is None else getattr(b, c.key)
         if c.key in RATE_KEYS:
             if invalid_rate(base):
@@ -189,6 +278,13 @@ def cards(k: Kpis | KpiFrame) -> list[KpiCard]:
             if reason := invalid_rate(c.value):
                 out.append(KpiCard(c.key, c.label, "invalid", None, "bad", reason))
                 continue
-        severity, why = judge(c.key, c.value, base, frame.slos)
+        severity: Severity
+        if c.key in frame.covered:
+            severity, why = "ok", ""
+            for card, sev, reason in frame.alerts:
+                if card == c.key:
+                    severity, why = _worse((severity, why), (sev, reason))
+        else:
+            severity, why = judge(c.key, c.value, base, frame.slos)
         out.append(KpiCard(c.key, c.label, c.text, c.value, severity, why, c.estimate))
     return out

@@ -8,17 +8,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.records import ChangeEvent
+from console.alerts.absence import Freshness
+from console.changelog import markers as changes
+from console.core import series_cache
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 from console.core.spans import TimeRange
-from console.overview import budgets, panels, series_cache, slo
-from console.changelog import markers as changes
+from console.overview import budgets, freshness, panels, slo
 from console.overview.panels import PanelData
 
 
 @dataclass
 class OverviewData:
-    """Panels (each with its own error), markers, budgets, SLOs, and what failed."""
+    """Panels (each with its own error and absence), markers, budgets, SLOs, when
+    each signal last had data, and what failed."""
 
     panels: dict[str, PanelData]
     changes: tuple[ChangeEvent, ...] = ()
@@ -29,19 +32,23 @@ class OverviewData:
     budgets: list[budgets.Budget] = field(default_factory=list)
     slos: list[slo.SloStatus] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    fresh: Freshness | None = None
 
 
 def load(session: Session, rng: TimeRange, group_by: str) -> OverviewData:
     """Everything under the strip over ``rng``. Raises LlmdeckError only when the
     profile has no metrics source; any other failure lands in ``problems`` or in
     a panel's ``error``."""
-    data = OverviewData(panels.load_panels(session, rng, group_by))
     start, end = session.view.window(rng)
+    metrics = series_cache.metrics_source(session)
+    fresh, why = freshness.read(session, metrics, end)
+    data = OverviewData(panels.load_panels(session, rng, group_by, fresh, end), fresh=fresh)
+    if why:
+        data.problems.append(why)
     found = changes.load(session, start, end)
     data.changes = found.events
     data.problems.extend(found.problems)
     data.earlier = changes.latest_before(session, start)
-    metrics = series_cache.metrics_source(session)
     settings = session.profile.settings
     try:
         data.costs = budgets.model_costs(metrics, settings, start, end)

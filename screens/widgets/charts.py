@@ -146,12 +146,14 @@ class CachedPlot(PlotextPlot):
 
 
 class Chart(Vertical):
-    """A titled chart with a stale note under it."""
+    """A titled chart with a stale note under it; the title also says when the
+    chart's data stopped ("no data since 03:10")."""
 
     def __init__(self, title: str, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="chart")
         self.title = title
         self._note = ""
+        self._absent = ""
 
     def compose(self) -> ComposeResult:
         yield Static(self.title, classes="chart-title")
@@ -166,6 +168,16 @@ class Chart(Vertical):
         """Draw ``spec`` (using ``prebuilt`` text when it fits) and the stale ``note``."""
         self.query_one(CachedPlot).set_spec(spec, prebuilt)
         self.set_note(note)
+
+    def set_absent(self, text: str) -> None:
+        """Say in the title that the data stopped ("" while it flows): a silent
+        signal must not read as a quiet one. First, so a narrow chart that cuts
+        its title keeps it."""
+        if text != self._absent:
+            self._absent = text
+            shown = f"{text} · {self.title}" if text else self.title
+            self.query_one(".chart-title", Static).update(shown, layout=False)
+            self.set_class(bool(text), "-absent")
 
     def set_note(self, note: str) -> None:
         """The stale note ("" when fresh); no relayout: the note has a fixed height."""

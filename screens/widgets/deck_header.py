@@ -1,5 +1,6 @@
-"""The header: profile, environment and mode, production unmistakable, and a
-view pinned to the past (``--at``, ``[``) just as unmistakable."""
+"""The header: profile, environment and mode, production unmistakable, the
+open incident (``INC-3 open``) while there is one, and a view pinned to the
+past (``--at``, ``[``) just as unmistakable."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ class DeckHeader(Static):
 
     screen_title: reactive[str] = reactive("")
     status: reactive[str] = reactive("")
+    # "INC-3 open" while an incident is open; the App sets it on every header
+    # (``LlmdeckApp.show_incident``) and a header shown later reads it on mount.
+    incident: reactive[str] = reactive("")
 
     def __init__(self, session: Session) -> None:
         super().__init__(id="deck-header")
@@ -28,6 +32,9 @@ class DeckHeader(Static):
         self.set_class(self.session.view.pinned, "-pinned")
         self.refresh()
 
+    def on_mount(self) -> None:
+        self.incident = str(getattr(self.app, "incident_marker", "") or "")
+
     def render(self) -> Text:
         p = self.session.profile
         mode = "READ-ONLY" if self.session.read_only else "read-write"
@@ -38,6 +45,10 @@ class DeckHeader(Static):
         if pinned := self.session.view.label():
             # Before the profile: the first thing read, and never cut at 80 columns.
             text.append(f" {pinned} ", style="bold reverse")
+            text.append(" ")
+        if self.incident:
+            # Early in the line: still visible when a narrow terminal cuts the rest.
+            text.append(f" {self.incident} ", style="bold reverse")
             text.append(" ")
         text.append(f"│ profile {p.name} │ {env} │ {mode} ")
         if p.is_production:

@@ -8,18 +8,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from console.overview.kpis import KpiCard
+from console.overview.kpis import CARD_KEYS, KpiCard
 
-CARD_KEYS = (
-    "requests_per_min",
-    "tokens_in_per_min",
-    "tokens_out_per_min",
-    "cost_per_hour",
-    "latency_p95_ms",
-    "error_rate",
-    "block_rate",
-    "refusal_rate",
-)
+__all__ = ["CARD_KEYS", "KpiStrip"]
 
 
 class KpiStrip(Vertical):
@@ -36,8 +27,13 @@ class KpiStrip(Vertical):
     def show(self, cards: list[KpiCard], caption: str) -> None:
         for card in cards:
             box = self.query_one(f"#kpi-{card.key}")
-            box.query_one(".kpi-value", Static).update(card.text)
+            # "no data since 03:10" is wider than a card: "no data" as the value
+            # and the time in the bottom border, the label kept.
+            value = "no data" if card.since is not None else card.text
+            box.query_one(".kpi-value", Static).update(value)
             box.query_one(".kpi-label", Static).update(_label(card))
+            box.border_subtitle = card.text.removeprefix("no data ") if card.since else ""
+            box.set_class(card.since is not None, "-nodata")
             # Severity is a class the theme colours (app.tcss): warn and bad stand
             # out at any range; the label says why in words too, not by colour alone.
             for severity in ("ok", "warn", "bad"):
@@ -53,9 +49,11 @@ class KpiStrip(Vertical):
 
 def _label(card: KpiCard) -> str:
     """The label, with the short reason of a warn or bad: "refusals 1.7x", "SLO"."""
-    if card.severity == "ok" or not card.why:
+    if card.severity == "ok" or not card.why or card.since is not None:
         return card.label
     if card.why.endswith("not a rate"):  # kpis.invalid_rate: the figure is not shown
         return f"{card.label}: not a rate"
+    if card.why.startswith("backend error"):  # its own query failed (tooltip: why)
+        return card.label
     short = "SLO" if card.why.startswith("SLO") else card.why.split()[0]
     return f"{card.label} {short}"

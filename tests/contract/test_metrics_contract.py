@@ -164,3 +164,66 @@ def test_unknown_signal_or_grouping_is_a_value_error(
         source.series("vibes", start, end, STEP_S)
     with pytest.raises(ValueError, match="weekday"):
         source.series("requests", start, end, STEP_S, group_by="weekday")
+
+
+LOOKBACK = timedelta(hours=24)
+
+
+@pytest.mark.parametrize("group_by", GROUPINGS)
+def test_newest_names_every_group_with_traffic(
+    h: MetricsHarness, source: MetricsSource, group_by: str
+) -> None:
+    start, end = _window(h)
+    newest = source.newest("requests", end, LOOKBACK, group_by)
+    grouped = source.series("requests", start, end, STEP_S, group_by=group_by)
+    # Every group with requests in the window last had data in the lookback.
+    key = (lambda s: "") if group_by == "none" else (lambda s: s.labels[group_by])
+    busy = {key(s) for s in grouped if any(v > 0 for _, v in s.points if not math.isnan(v))}
+    assert busy and busy <= set(newest), (busy, set(newest))
+    assert all(end - LOOKBACK < t <= end for t in newest.values())
+    # The fixture's traffic runs to the end of the window: the stream's newest is
+    # within a minute of it.
+    if group_by == "none":
+        assert end - newest[""] <= timedelta(minutes=1)
+
+
+def test_newest_before_any_data_is_empty(h: MetricsHarness, source: MetricsSource) -> None:
+    long_before = h.end - timedelta(days=30)
+    assert source.newest("requests", long_before, timedelta(hours=1), "route") == {}
+    assert source.newest("latency_p95", long_before, timedelta(hours=1)) == {}
+
+
+def test_kpis_of_an_empty_window_are_no_data_not_an_error(
+    h: MetricsHarness, source: MetricsSource
+) -> None:
+    end = h.end - timedelta(days=30)
+    k = source.kpis(end - WINDOW, end)
+    assert (k.requests, k.requests_per_min, k.tokens_in_per_min, k.cost_per_hour) == (0, 0, 0, 0)
+    assert (k.latency_p95_ms, k.error_rate, k.block_rate, k.refusal_rate) == (None,) * 4
+
+
+class SeriesOnly(MetricsSource):
+    """A source with only what a third-party connector must write: ``newest``
+    is the base class's default, read from ``series``."""
+
+    def __init__(self, inner: MetricsSource) -> None:
+        self.inner = inner
+
+    def kpis(self, start: datetime, end: datetime) -> Kpis:
+        return self.inner.kpis(start, end)
+
+    def series(
+        self, signal: str, start: datetime, end: datetime, step_s: int, group_by: str = "none"
+    ) -> list[MetricSeries]:
+        return self.inner.series(signal, start, end, step_s, group_by)
+
+
+def test_the_default_newest_agrees_with_the_source_to_a_step(
+    h: MetricsHarness, source: MetricsSource
+) -> None:
+    end = h.end
+    own = source.newest("requests", end, timedelta(hours=2), "route")
+    default = SeriesOnly(source).newest("requests", end, timedelta(hours=2), "route")
+    assert set(default) == set(own)
+    for route, t in own.items():
+        assert abs((default[route] - t).total_seconds()) <= 60, route

@@ -252,8 +252,8 @@ def test_basic_auth(bad_url: str) -> None:
 
 def test_profile_selects_scheme_and_overrides(prom: PromServer, tmp_path: Path) -> None:  # noqa: F811
     from console.core.config import load_config
+    from console.core.series_cache import metrics_source
     from console.core.session import Session
-    from console.overview.series_cache import metrics_source
 
     cfg = tmp_path / "llmdeck.yaml"
     cfg.write_text(

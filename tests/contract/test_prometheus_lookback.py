@@ -2,9 +2,9 @@
 (tests/prom_fixture.py: backfilled with promtool, nothing since; the fixture
 keeps the history two hours old so it never overlaps the head block).
 
-Live, the last hour is empty and the KPIs cannot be read; pinned inside the
-history, every figure is the one generated. The clock is not frozen: the
-server's history is real time.
+Live, the last hour is empty: no data, the request stream absent; pinned
+inside the history, every figure is the one generated and nothing is absent.
+The clock is not frozen: the server's history is real time.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import pytest
 
 from connectors.errors import ConnectorError
 from console.core.config import load_config
+from console.core.series_cache import metrics_source
 from console.core.session import Session
 from console.core.spans import RANGES
 from console.overview import kpis
 from console.overview.panels import load_panels
-from console.overview.series_cache import metrics_source
 from tests.prom_fixture import AT, HISTORY_END, PromServer, prom  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,19 +51,25 @@ def _metrics(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_history_that_ended_is_readable_with_at(prom: PromServer, tmp_path: Path) -> None:  # noqa: F811
     cfg = _config(tmp_path, prom.url)
     live = _metrics(cfg)
-    # Nothing in the last hour: live, the KPIs cannot be read (one line, exit 2).
-    assert live.returncode == 2 and live.stdout == ""
-    assert "requests: empty result" in live.stderr and live.stderr.count("\n") == 1
+    # Nothing in the last hour: live, every KPI is "no data since" the history's
+    # end and the request stream is absent (a page): partial, exit 3.
+    assert live.returncode == 3, live.stderr
+    now = json.loads(live.stdout)
+    assert now["status"] == "partial" and now["kpis"]["requests"] == 0
+    since = f"no data since {HISTORY_END:%H:%M}"
+    assert now["kpi_status"]["tokens_in_per_min"] == {"status": "no_data", "problem": since}
+    assert [a["key"] for a in now["absent"]] == ["absent:requests"]
 
     pinned = _metrics(cfg, "--at", AT.isoformat())
     assert pinned.returncode == 0, pinned.stderr
     past = json.loads(pinned.stdout)
     assert past["end"] == AT.isoformat()
+    assert past["status"] == "ok" and past["absent"] == []
     # The rates the fixture generated: 40 requests a minute, 36k tokens in.
     assert past["kpis"]["requests"] == 2400
     assert past["kpis"]["tokens_in_per_min"] == pytest.approx(36_000, rel=1e-6)
     assert past["kpis"]["refusal_rate"] == pytest.approx(4 / 40)
-    assert past["panels"]["tokens"]["error"] is None
+    assert past["panels"]["tokens"]["status"] == "ok"
     series = {s["label"]: s["points"] for s in past["panels"]["tokens"]["series"]}
     assert max(t for t, _ in series["tokens_in"]) < AT.timestamp()
     assert all(v == pytest.approx(36_000) for _, v in series["tokens_in"])
@@ -71,14 +77,18 @@ def test_history_that_ended_is_readable_with_at(prom: PromServer, tmp_path: Path
 
 
 def test_around_the_end_of_the_history(prom: PromServer, tmp_path: Path) -> None:  # noqa: F811
-    """Pinned half an hour after the history ended, the hour holds half of it;
-    an hour after, nothing again, as live."""
+    """Pinned half an hour after the history ended, the hour holds half of it and
+    the stream is absent since the end, as it was then; an hour after, nothing."""
     cfg = _config(tmp_path, prom.url)
     half = _metrics(cfg, "--at", (HISTORY_END + timedelta(minutes=30)).isoformat())
-    assert half.returncode == 0, half.stderr
-    assert 0 < json.loads(half.stdout)["kpis"]["requests"] < 2400
-    after = _metrics(cfg, "--at", (HISTORY_END + timedelta(minutes=61)).isoformat())
-    assert after.returncode == 2 and "empty result" in after.stderr
+    data = json.loads(half.stdout)
+    assert half.returncode == 3, half.stderr
+    assert 0 < data["kpis"]["requests"] < 2400
+    assert "30 min ago" in data["absent"][0]["detail"]  # judged from the pinned moment
+    after = json.loads(
+        _metrics(cfg, "--at", (HISTORY_END + timedelta(minutes=61)).isoformat()).stdout
+    )
+    assert after["kpis"]["requests"] == 0 and "61 min ago" in after["absent"][0]["detail"]
 
 
 def test_stepping_back_inside_a_live_window_asks_nothing_reversed(

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from textual.widgets import Static
 
+from console.changelog import markers as changes
 from console.core.session import Session
 from console.core.spans import RANGES
 from console.overview import budgets, slo
-from console.changelog import markers as changes
 from console.overview.panels import load_panels
 from screens.app import LlmdeckApp
 from tests.conftest import FIXED_NOW

@@ -32,6 +32,19 @@ async def settle(pilot: Any, rounds: int = 2) -> None:
         # return_exceptions: a handled worker error is the app's business, not the test's.
         await asyncio.gather(*(w.wait() for w in running), return_exceptions=True)
         await pilot.pause()
+    await _alert_banner(pilot)
+
+
+async def _alert_banner(pilot: Any) -> None:
+    """Every screen shows the alert banner: wait for its first evaluation, so a
+    snapshot never catches "evaluating…" on one run and the alert on the next."""
+    watcher = getattr(pilot.app, "alert_watcher", None)
+    deadline = time.monotonic() + TIMEOUT_S
+    while watcher is not None and watcher.state.board is None and not watcher.state.problem:
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the alert banner's first evaluation")
+        await pilot.pause(0.05)
+    await pilot.pause()
 
 
 async def wait_until(

@@ -60,7 +60,7 @@ def test_incident_refusal_ratio_and_shorter_outputs(demo_dir: Path) -> None:
     assert set(rows) == {GOOD_VERSION, BAD_VERSION}  # the canary splits the route
     good, bad = rows[GOOD_VERSION], rows[BAD_VERSION]
     ratio = (bad[1] / bad[0]) / (good[1] / good[0])
-    assert 3.0 <= ratio <= 5.5, ratio
+    assert 30 <= ratio <= 80, ratio  # v14 refuses about 30%, v13 about 0.6%
     assert 0.5 <= bad[2] / good[2] <= 0.7  # output tokens about 40% shorter
     assert bad[3] < 0.8 * good[3]  # and the text is too
     # Before the canary, v14 never served.

@@ -369,7 +369,7 @@ def test_a_window_pinned_inside_a_live_one_is_served_from_the_cache(demo_dir: Pa
     """``[`` after a live load: the window lies in what is final already. No query
     that starts after its end (Prometheus refuses one), the figures of a direct one."""
     from connectors.metrics.workspace import WorkspaceMetrics
-    from console.overview.series_cache import CachedMetrics
+    from console.core.series_cache import CachedMetrics
 
     raw = WorkspaceMetrics(path=demo_dir / "store.db")
     cached = CachedMetrics(raw)

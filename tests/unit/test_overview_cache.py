@@ -10,7 +10,7 @@ import pytest
 
 from connectors.base import SIGNALS
 from connectors.metrics.workspace import WorkspaceMetrics
-from console.overview.series_cache import CachedMetrics
+from console.core.series_cache import CachedMetrics
 from tests.conftest import FIXED_NOW
 
 

@@ -130,8 +130,8 @@ def test_first_registry_visit_is_a_baseline_not_a_change(
     none in the store); that baseline must not show as a marker, a ``metrics``
     change or an Audit row. A later real move still does."""
     from console.audit import trail as audit_log
-    from console.core.spans import RANGES
     from console.changelog import markers as changes
+    from console.core.spans import RANGES
     from console.overview.panels import report
 
     session = Session(demo_profile(demo_copy))

@@ -14,7 +14,8 @@ import math
 import threading
 import time
 import weakref
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.base import MetricsSource
@@ -71,6 +72,27 @@ class CachedMetrics(MetricsSource):
     def kpis(self, start: datetime, end: datetime) -> Kpis:
         return self.inner.kpis(start, end)
 
+    def newest(
+        self, signal: str, at: datetime, lookback: timedelta, group_by: str = "none"
+    ) -> dict[str, datetime]:
+        # Not the base's default (a series over the lookback): the inner source's own.
+        return self.inner.newest(signal, at, lookback, group_by)
+
+    def slow_share(
+        self,
+        threshold_ms: float,
+        start: datetime,
+        end: datetime,
+        step_s: int,
+        group_by: str = "none",
+    ) -> list[MetricSeries]:
+        """As the inner source, incremental like ``series``."""
+
+        def fetch(a: datetime, b: datetime) -> list[MetricSeries]:
+            return self.inner.slow_share(threshold_ms, a, b, step_s, group_by)
+
+        return self._incremental(f"slow>{threshold_ms:g}", start, end, step_s, group_by, fetch)
+
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
@@ -79,6 +101,21 @@ class CachedMetrics(MetricsSource):
         self, signal: str, start: datetime, end: datetime, step_s: int, group_by: str = "none"
     ) -> list[MetricSeries]:
         """As the inner source, over [start aligned down to the step, end)."""
+
+        def fetch(a: datetime, b: datetime) -> list[MetricSeries]:
+            return self.inner.series(signal, a, b, step_s, group_by)
+
+        return self._incremental(signal, start, end, step_s, group_by, fetch)
+
+    def _incremental(
+        self,
+        signal: str,
+        start: datetime,
+        end: datetime,
+        step_s: int,
+        group_by: str,
+        fetch: Callable[[datetime, datetime], list[MetricSeries]],
+    ) -> list[MetricSeries]:
         self._look_for_late_records()
         step = max(1, int(step_s))
         lo = int(start.timestamp()) // step * step
@@ -90,12 +127,12 @@ class CachedMetrics(MetricsSource):
             return self._inside(entry, signal, group_by, step, lo, end)
         kept = 0  # how far the entry was already final (kept whatever this window is)
         if entry is None or entry.start > lo or entry.final_until < lo:
-            fetched = self.inner.series(signal, _dt(lo), end, step, group_by)
+            fetched = fetch(_dt(lo), end)
             self.full_queries += 1
             points: dict[Any, dict[float, float]] = {}
             first = lo
         else:
-            fetched = self.inner.series(signal, _dt(entry.final_until), end, step, group_by)
+            fetched = fetch(_dt(entry.final_until), end)
             self.tail_queries += 1
             # Keep everything final, also before ``lo``: a longer window of the same
             # step (SLOs read 6 h and 1 h) is served from the same entry.
