@@ -256,6 +256,9 @@ def test_metrics_at_shows_the_refusal_rate_before_the_canary(cli: object) -> Non
         ("replay-batch", "--limit", "1"),
         ("ingest", "/dev/null"),
         ("secrets", "set", "x"),
+        ("alerts", "ack", "refusal"),
+        ("silence", "--matcher", "route=/support/chat"),
+        ("incident", "open", "--title", "refusals up", "--severity", "sev2"),
     ],
 )
 def test_writes_refuse_at_and_change_nothing(
@@ -275,6 +278,9 @@ def test_writes_refuse_at_and_change_nothing(
 def test_a_command_that_does_not_read_the_past_says_so(cli: object) -> None:
     run = cli  # type: ignore[assignment]
     assert run("doctor", "--at", "-1h") == (2, "", "llmdeck: --at does not apply to doctor\n")
+    # An incident's record spans its own window; it is not read "as of" a moment.
+    code, _, err = run("incident", "show", "1", "--at", "-1h")
+    assert (code, err) == (2, "llmdeck: --at does not apply to incident show\n")
     code, _, err = run("metrics", "--at", "2026-11-29T12:30")
     assert code == 2 and "in the future" in err and err.count("\n") == 1
 
@@ -396,3 +402,27 @@ def test_a_window_pinned_inside_a_live_one_is_served_from_the_cache(demo_dir: Pa
             )
     assert all(start < end for start, end in asked)
     assert len(asked) == 1  # only the last minute that the second end cuts
+
+
+def test_alerts_at_judges_then_and_records_nothing(cli_copy: object, demo_copy: Path) -> None:
+    """The alert engine as of the pinned moment: before the canary nothing fires,
+    after it the refusal page does; a look back writes no alert lifecycle (the
+    transitions are the live evaluation's to record)."""
+    run = cli_copy  # type: ignore[assignment]
+    db = sqlite3.connect(demo_copy / "store.db")
+
+    def events() -> int:
+        return int(db.execute("SELECT COUNT(*) FROM alert_events").fetchone()[0])
+
+    code, out, err = run("alerts", "--json", "--at", "08:59")
+    assert (code, json.loads(out)) == (0, []), err
+    code, out, err = run("alerts", "--json", "--at", "10:30")
+    assert code == 1, err  # a page fires at 10:30
+    page = next(a for a in json.loads(out) if a["severity"] == "page")
+    assert page["state"] == "firing" and "/support/chat" in page["title"]
+    assert page["onset"] < "2026-11-29T10:30"
+    assert events() == 0
+    code, _, err = run("alerts", "--json")
+    assert code == 1, err
+    assert events() > 0  # live, the transitions are recorded
+    db.close()
