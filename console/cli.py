@@ -15,9 +15,11 @@ import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
 from connectors.errors import ConnectorError
 from console.core.errors import LlmdeckError
+from console.core.viewtime import parse_at
 
 
 def command_modules() -> list[str]:
@@ -44,6 +46,13 @@ def _global_options(p: argparse.ArgumentParser, default: object) -> None:
         action="store_true",
         default=None if default is None else default,
         help="refuse every write, whatever the profile says",
+    )
+    p.add_argument(
+        "--at",
+        metavar="TIME",
+        default=default,
+        help="read as of a past moment: 2026-12-01T03:10 (UTC unless it has Z or an "
+        "offset), 03:10 (today UTC), -2h or '2h ago'; writes refuse it",
     )
 
 
@@ -81,12 +90,27 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _glue_at(argv: Sequence[str]) -> list[str]:
+    """``--at -2h`` as ``--at=-2h``: argparse takes a value that starts with a dash
+    for an option, and "-2h" is the natural way to write two hours ago."""
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg == "--":
+            break
+        if arg == "--at":
+            out[i : i + 2] = [f"--at={out[i + 1]}"]
+            return _glue_at(out)  # --at may be given before and after the command
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser()
+    argv = _glue_at(argv if argv is not None else sys.argv[1:])
     args = p.parse_args(argv)
     if args.command is None:
-        args = p.parse_args([*(argv if argv is not None else sys.argv[1:]), "ui"])
+        args = p.parse_args([*argv, "ui"])
     try:
+        check_at(args)
         return int(args.func(args) or 0)
     except LlmdeckError as exc:
         # A backend's error names the backend and the cause; a command that sets
@@ -104,6 +128,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # what a shell reports for SIGPIPE, as git and kubectl do
+
+
+def check_at(args: argparse.Namespace) -> None:
+    """Read ``--at`` into a UTC datetime (``args.at``), for the commands that read.
+
+    A command says what it does with ``set_defaults(at_kind="reads")`` (it honours
+    --at) or ``at_kind="writes"``; one that says neither refuses --at too, so a new
+    command never shows the present labelled as the past. Raises LlmdeckError.
+    """
+    text = getattr(args, "at", None)
+    if text is None or isinstance(text, datetime):
+        return
+    kind = getattr(args, "at_kind", None)
+    if kind == "writes":
+        raise LlmdeckError("--at is for reading; writes happen now")
+    if kind != "reads":
+        raise LlmdeckError(f"--at does not apply to {_command(args)}")
+    args.at = parse_at(text)
+
+
+def _command(args: argparse.Namespace) -> str:
+    words = [args.command, *(getattr(args, k, None) for k in vars(args) if k.endswith("_command"))]
+    return " ".join(w for w in words if isinstance(w, str))
 
 
 if __name__ == "__main__":

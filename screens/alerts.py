@@ -41,6 +41,8 @@ class AlertsScreen(DeckScreen):
     """What is wrong, since when, and what changed before it."""
 
     TITLE = "Alerts"
+    # The alerts as of the view time: [ and ] move it an hour.
+    VIEW_STEP = timedelta(hours=1)
     CSS_PATH = "alerts.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "ack", "Acknowledge"),
@@ -72,7 +74,8 @@ class AlertsScreen(DeckScreen):
         self.poller: Poller[Board] = Poller(
             self,
             "alerts-screen",
-            lambda: current(self.session, drift="fresh"),
+            # The view's moment: pinned, the alerts of then (nothing recorded).
+            lambda: current(self.session, self.session.view.at, drift="fresh"),
             self._loaded,
             self.session.profile.refresh_seconds,
             on_stale=lambda since, why: self._status(

@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 from console.core.session import Session
 from console.incident import record
 from console.incident.record import Incident, Note
-from screens import navigation
+from screens import lookback, navigation
 from screens.catalog import SCREENS
 from screens.loader import Loader
 from screens.modals.help import HelpScreen
@@ -57,6 +57,7 @@ class LlmdeckApp(SizeGuard, App[int]):  # SizeGuard: terminal-size classes
         Binding("I", "open_incident", "Incident", key_display="I"),
         Binding("n", "incident_note", "Note"),
         Binding("q", "quit", "Quit"),
+        *lookback.BINDINGS,  # [ ] step the view time, L back to live
     ]
 
     def __init__(
@@ -113,6 +114,8 @@ class LlmdeckApp(SizeGuard, App[int]):  # SizeGuard: terminal-size classes
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in INCIDENT_ACTIONS and self.session.forced_read_only:
+            return False
+        if not lookback.check(self, self.session, action):
             return False
         return super().check_action(action, parameters)
 
@@ -194,6 +197,12 @@ class LlmdeckApp(SizeGuard, App[int]):  # SizeGuard: terminal-size classes
 
     def action_go_back(self) -> None:
         navigation.back(self)
+
+    def action_view_step(self, direction: int) -> None:
+        lookback.step(self, self.session, direction)
+
+    def action_view_live(self) -> None:
+        lookback.live(self, self.session)
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

@@ -4,6 +4,7 @@ and the alias history, newest first. ``/`` filters, ``e`` exports JSONL,
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
@@ -33,6 +34,8 @@ class AuditScreen(DeckScreen):
     """Who changed what, when, why, and how it ended."""
 
     TITLE = "Audit"
+    # The trail up to the view time: [ and ] move it an hour (it has no range).
+    VIEW_STEP = timedelta(hours=1)
     CSS_PATH = "audit.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", key_display="/"),

@@ -4,6 +4,7 @@ the one-shot loads (``screens/loader.py``)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol, cast
 
 from textual import events
@@ -14,8 +15,11 @@ from textual.worker import Worker
 
 from console.core.session import Session
 from screens.loader import Loader
+from screens.poller import pollers_of
 from screens.widgets.alert_banner import AlertBanner, current_state
 from screens.widgets.deck_header import DeckHeader
+
+_UNSET = object()
 
 
 class SessionApp(Protocol):
@@ -29,6 +33,9 @@ class DeckScreen(Screen[Any]):
     """A top-level screen: header, the screen's body, footer with its keys."""
 
     TITLE: ClassVar[str] = ""
+    # How far ``[`` and ``]`` move the view time on a screen without a range of
+    # its own to step by (None: the screen shows no time window, no keys).
+    VIEW_STEP: ClassVar[timedelta | None] = None
 
     @property
     def session(self) -> Session:
@@ -37,6 +44,8 @@ class DeckScreen(Screen[Any]):
     def __init__(self, name: str | None = None, id: str | None = None) -> None:
         super().__init__(name=name, id=id)
         self.loader = Loader(self)
+        # The view time this screen last loaded for (unset: its first loads use the current one).
+        self._view_at: datetime | object | None = _UNSET
 
     def load(
         self,
@@ -74,6 +83,32 @@ class DeckScreen(Screen[Any]):
         self.call_after_refresh(self._take_app_size)
         self.set_timer(0.25, self._take_app_size)
         self.set_timer(1.0, self._take_app_size)
+        self.follow_view()
+
+    # -- the view time (console/core/viewtime.py; keys in screens/lookback.py) ------
+
+    def view_span(self) -> timedelta | None:
+        """How far ``[``/``]`` step: the span of the screen's time window."""
+        return self.VIEW_STEP
+
+    def follow_view(self) -> None:
+        """Show the session's view time: the header, and a reload when it moved
+        since this screen last loaded (it moved on another screen, or by a key)."""
+        for header in self.query(DeckHeader):
+            header.show_view()
+        at = self.session.view.at
+        if self._view_at is _UNSET:
+            self._view_at = at
+        elif at != self._view_at:
+            self._view_at = at
+            self.view_changed()
+        for poller in pollers_of(self):
+            poller.resume()  # pinned: loads only what a covered screen skipped
+
+    def view_changed(self) -> None:
+        """The view time moved: reload what the screen shows (its pollers by default)."""
+        for poller in pollers_of(self):
+            poller.refresh_now()
 
     def _take_app_size(self) -> None:
         if not self.is_current:

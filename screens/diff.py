@@ -11,6 +11,7 @@ newest version with the one before.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +22,6 @@ from textual.widgets import DataTable, Static
 
 from connectors.records import RequestRecord
 from connectors.support.atomic import private_opener
-from console.core import clock
 from console.core.spans import DEFAULT_RANGE, RANGES
 from console.diff.compare import FieldChange, unified
 from console.diff.view import DiffView as Loaded
@@ -83,6 +83,12 @@ class DiffScreen(DeckScreen):
     def action_reload(self) -> None:
         self.load("diff", self._load, self._show, self._failed)
 
+    def view_span(self) -> timedelta:
+        return RANGES[DIFF_RANGE].span  # the traffic figures' window
+
+    def view_changed(self) -> None:
+        self.action_reload()
+
     def _default_target(self) -> Target:
         registry = self.session.need_registry()
         names = registry.names("prompt")
@@ -97,7 +103,7 @@ class DiffScreen(DeckScreen):
     def _load(self) -> Loaded:
         target = self.target or self._default_target()
         self.target = target
-        start, end = RANGES[DIFF_RANGE].window(clock.now())
+        start, end = self.session.view.window(RANGES[DIFF_RANGE])
         return load_diff(self.session, target.name, target.a, target.b, start, end)
 
     def _failed(self, error: BaseException) -> None:

@@ -7,6 +7,7 @@ the requests behind it (``screens/navigation.py``).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -15,6 +16,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 from textual.worker import Worker
 
+from console.core.settings import Thresholds
+from console.core.spans import parse_span
 from console.core.tenants import names as tenant_names
 from screens import navigation
 from screens.base import DeckScreen
@@ -68,6 +71,14 @@ class DriftScreen(DeckScreen):
         poller = getattr(self, "poller", None)  # resumed before the first mount
         if poller is not None:
             poller.resume()
+
+    def view_span(self) -> timedelta:
+        """The current window's span: ``[`` puts the window before it in its place."""
+        try:
+            th = Thresholds.from_settings(self.session.profile.settings.get("drift"))
+            return parse_span(th.current)
+        except ValueError:  # a bad drift section: the report says so; step an hour
+            return timedelta(hours=1)
 
     def _load(self) -> DriftReport:
         from console.drift.report import compute

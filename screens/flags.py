@@ -10,6 +10,7 @@ execute and audit through ``console.actions``. In read-only mode the write keys 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar
 
 from rich.text import Text
@@ -38,6 +39,8 @@ class FlagsScreen(DeckScreen):
     """Flags and kill switches in the profile's environment."""
 
     TITLE = "Flags"
+    # The states the store recorded before the view time: [ and ] move it an hour.
+    VIEW_STEP = timedelta(hours=1)
     CSS_PATH = "flags.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_flag", "Toggle"),
@@ -135,6 +138,13 @@ class FlagsScreen(DeckScreen):
             mode = "[b $warning]read-only[/]: ! break glass"
         else:
             mode = "space toggle · k kill switch · w weights · b roll back route"
+        if self.session.view.pinned:
+            # Writes happen now: refused until L (screens/write_flow.py).
+            known = sum(1 for r in self.all_rows if r.recorded_at is not None)
+            mode = (
+                f"[b $warning]pinned[/]: states as recorded before then ({known} recorded, "
+                "the others as now) · L live to write"
+            )
         shown = (
             f"{len(rows)} of {len(self.all_rows)} flags ({escape(words)})"
             if words

@@ -8,6 +8,7 @@ mounted after the first KPI frame, so start-up pays for the strip alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
@@ -88,6 +89,9 @@ class OverviewScreen(DeckScreen):
 
     # -- KPI strip -----------------------------------------------------------------
 
+    def view_span(self) -> timedelta:
+        return RANGES[self.range_name].span
+
     def _load(self) -> kpis.KpiFrame:
         return kpis.load_frame(self.session, RANGES[self.range_name])
 
@@ -96,9 +100,15 @@ class OverviewScreen(DeckScreen):
         if k.end - k.start != RANGES[self.range_name].span:
             # The range changed while this load ran: load the new one right away.
             self.call_after_refresh(self.kpi_poller.refresh_now)
+        # Pinned, the header says when; the caption says which window, not "updated".
+        when = (
+            f"{k.start:%m-%d %H:%M}-{k.end:%H:%M} UTC · [ ] step, L live"
+            if self.session.view.pinned
+            else f"updated {k.end:%H:%M:%S}"
+        )
         caption = (
             f"last {self.range_name} · group by {self.group_by} · {k.requests:,} requests · "
-            f"updated {k.end:%H:%M:%S} · t/T range, g group"
+            f"{when} · t/T range, g group"
         )
         stopped = frame.fresh.silent_since("requests") if frame.fresh else None
         if stopped is not None:
@@ -157,7 +167,7 @@ class OverviewScreen(DeckScreen):
         rng = RANGES[range_name]
         data = overview_data.load(self.session, rng, group_by)
         shown = self._stale.update(data.panels, clock.now())
-        _, end = rng.window()
+        _, end = self.session.view.window(rng)
         marks = tuple(e.ts.timestamp() for e in data.changes)
         charts = {}
         for p in PANELS:
@@ -236,7 +246,8 @@ class OverviewScreen(DeckScreen):
         from console.diff.view import newest_in_traffic
 
         try:
-            group = newest_in_traffic(self.session.store(), *RANGES[self.range_name].window())
+            window = self.session.view.window(RANGES[self.range_name])
+            group = newest_in_traffic(self.session.store(), *window)
         except LlmdeckError as exc:
             self.notify(str(exc), severity="warning", timeout=5)
             return
@@ -247,7 +258,7 @@ class OverviewScreen(DeckScreen):
 
     def action_list_requests(self) -> None:
         """The requests behind the charts: this range, newest first."""
-        since, until = RANGES[self.range_name].window()
+        since, until = self.session.view.window(RANGES[self.range_name])
         navigation.open_requests(self.app, RequestFilter(since=since, until=until))
 
     def action_refresh(self) -> None:

@@ -8,10 +8,19 @@ if a load was skipped or is due, so a screen never comes back showing data
 as old as the time it was covered (Drift showed 19:10-20:10 at 20:27).
 A failed load keeps the last good data and reports why, so the panel can say
 "stale since HH:MM:SS: <reason>".
+
+While the session's view is pinned to a past moment (``--at``, ``[``) the
+poller does not re-arm: a pinned past does not change, so it loads once per
+view move (``refresh_now``, which the screen calls when the view moves) and
+on ``r``. Rows that arrive late for a pinned window (an ingest catching up)
+show on the next move or ``r``, not by themselves. A ``refresh_now`` that
+comes while a load runs is kept and done when it ends, so the load for the
+new view is never lost to the one for the old.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -53,6 +62,8 @@ class Poller(Generic[T]):
         # tests), and whether a tick was skipped because the screen was covered.
         self.loaded_at: datetime | None = None
         self._skipped = False
+        self._again = False  # refresh_now came while a load ran: load again after it
+        _BY_SCREEN.setdefault(screen, []).append(self)
 
     def start(self) -> None:
         self.refresh_now()
@@ -66,6 +77,7 @@ class Poller(Generic[T]):
             WorkerState.PENDING,
             WorkerState.RUNNING,
         ):
+            self._again = True
             return
         if self.screen.app.screen is not self.screen:
             self._skipped = True  # ``resume`` loads as soon as the screen is shown
@@ -88,10 +100,17 @@ class Poller(Generic[T]):
         if self.loaded_at is None:
             return  # not started yet: ``start`` loads
         due = (clock.now() - self.loaded_at).total_seconds() >= self.interval
+        due = due and not _pinned(self.screen)
         if self._skipped or due:
             self.refresh_now()
 
     def _arm(self) -> None:
+        if self._again:
+            self._again = False
+            self.refresh_now()
+            return
+        if _pinned(self.screen):
+            return  # nothing changes in a pinned past: the next view move loads
         self._timer = self.screen.set_timer(self.interval, self.refresh_now, name=self.name)
 
     def handle(self, event: Worker.StateChanged) -> bool:
@@ -111,6 +130,20 @@ class Poller(Generic[T]):
         if event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             self._arm()
         return True
+
+
+# Every screen's pollers, so that a move of the view time reloads them all.
+_BY_SCREEN: weakref.WeakKeyDictionary[Screen[Any], list[Poller[Any]]] = weakref.WeakKeyDictionary()
+
+
+def pollers_of(screen: Screen[Any]) -> list[Poller[Any]]:
+    """The pollers made for ``screen``, oldest first."""
+    return list(_BY_SCREEN.get(screen, ()))
+
+
+def _pinned(screen: Screen[Any]) -> bool:
+    session = getattr(screen.app, "session", None)
+    return bool(session is not None and session.view.pinned)
 
 
 def describe(error: BaseException | None) -> str:

@@ -12,6 +12,7 @@ through the one write flow (``screens/write_flow.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -111,6 +112,9 @@ class RegistryScreen(DeckScreen):
         )
         self.poller.start()
 
+    def view_span(self) -> timedelta:
+        return RANGES[self.range_name].span
+
     # ---------------------------------------------------------------- listing
     def action_filter(self) -> None:
         self.query_one(TableFilter).open()
@@ -176,11 +180,15 @@ class RegistryScreen(DeckScreen):
         versions = registry.versions(name)
         history: list[rv.AliasMove] = []
         lineage: list[rv.LineageRow] = []
-        if self.session.profile.workspace is not None:
+        at = self.session.view.at
+        if self.session.profile.workspace is None:
+            versions = rv.versions_as_of(versions, at)
+        else:
             conn = self.session.store()
-            history = rv.alias_history(conn, name)
+            versions = rv.versions_as_of(versions, at, conn)
+            history = rv.alias_history(conn, name, at)
             if versions and versions[0].kind == "prompt":
-                start, end = RANGES[self.range_name].window()
+                start, end = self.session.view.window(RANGES[self.range_name])
                 lineage = rv.lineage(conn, name, [v.version for v in versions], start, end)
         return Detail(name, versions, history, lineage, registry.problems())
 

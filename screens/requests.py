@@ -10,6 +10,7 @@ Other screens open this one filtered with ``navigation.open_requests(app, flt)``
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -19,8 +20,7 @@ from textual.widgets import DataTable, Input, Static
 
 from connectors.base import Page, RequestFilter
 from connectors.records import RequestRecord
-from console.core import clock
-from console.core.spans import RANGES
+from console.core.spans import DEFAULT_RANGE, RANGES
 from console.core.tenants import names as tenant_names
 from screens import navigation, request_actions
 from screens.base import DeckScreen
@@ -133,6 +133,25 @@ class RequestsScreen(DeckScreen):
         if not self.take_pending_filter() and not self.loaded_once:
             self.reload()
 
+    def view_span(self) -> timedelta:
+        # "all" and a filter from another screen have no span: step an hour.
+        rng = RANGES.get(self.range_name) or RANGES[DEFAULT_RANGE]
+        return rng.span
+
+    def view_changed(self) -> None:
+        # A range ends at the view time: move it along; any filter stops there.
+        flt = self.filter
+        if self.range_name in RANGES:
+            since = self.session.view.window(RANGES[self.range_name])[0]
+            self.filter = replace(flt, since=since, until=None)
+        elif flt.since is not None and flt.until is not None:
+            # A window another screen opened (the Overview's l): the same length,
+            # ending at the view time.
+            until = self.session.view.now()
+            self.filter = replace(flt, since=until - (flt.until - flt.since), until=until)
+        if self.loaded_once:
+            self.reload()
+
     def take_pending_filter(self) -> bool:
         """Apply a filter another screen left on the app; True if there was one."""
         flt = navigation.take_requests_filter(self.app)
@@ -163,8 +182,11 @@ class RequestsScreen(DeckScreen):
         if log is None:
             self._status("this profile configures no request log", error=True)
             return
+        from console.requests.query import as_of
+
         self.loading = True
-        flt, generation = self.filter, self._generation
+        # Pinned: nothing logged after the pinned moment, whatever the filter says.
+        flt, generation = as_of(self.filter, self.session.view.at), self._generation
         self._status("reading…")
         # Not exclusive: a page read for an old filter ends normally and is
         # dropped by its generation, so ``loading`` always comes back down.
@@ -255,7 +277,8 @@ class RequestsScreen(DeckScreen):
         names = RANGE_NAMES
         i = names.index(self.range_name) if self.range_name in names else 0
         self.range_name = names[(i + 1) % len(names)]
-        since = None if self.range_name == "all" else RANGES[self.range_name].window()[0]
+        rng = RANGES.get(self.range_name)
+        since = None if rng is None else self.session.view.window(rng)[0]
         self.set_filter(replace(self.filter, since=since, until=None))
 
     def action_next_sort(self) -> None:
@@ -280,7 +303,7 @@ class RequestsScreen(DeckScreen):
 
     def action_reload(self) -> None:
         if self.range_name not in ("all", "custom"):
-            since = RANGES[self.range_name].window(clock.now())[0]
+            since = self.session.view.window(RANGES[self.range_name])[0]
             self.filter = replace(self.filter, since=since)
         self.reload()
 
@@ -311,7 +334,8 @@ class RequestsScreen(DeckScreen):
             return
         base = RequestFilter(since=self.filter.since, until=self.filter.until)
         try:
-            flt = parse_quick(event.value, base, tenant_names(self.session))
+            now = self.session.view.now()
+            flt = parse_quick(event.value, base, tenant_names(self.session), now)
         except FilterError as exc:
             self._status(str(exc), error=True)
             return

@@ -37,8 +37,25 @@ class WriteFlow:
         self.after = after
 
     def propose(self, change: Change) -> None:
-        """Start the flow for ``change``; returns at once (the rest runs in workers)."""
+        """Start the flow for ``change``; returns at once (the rest runs in workers).
+
+        Refused while the view is pinned to the past: the operator would decide on
+        what the screen showed then, while the write changes the backend now.
+        Refusing is the safer of the two (a warning in the confirmation is read
+        past at 3 a.m.); ``L`` goes live first, which takes one key.
+        """
         session = self.screen.session
+        if session.view.pinned:
+            self.screen.notify(
+                escape(
+                    f"{change.title()}: the view is pinned to {session.view.moment()}; "
+                    "writes happen now. Press L to go live, then try again."
+                ),
+                title="not planned",
+                severity="warning",
+                timeout=8,
+            )
+            return
         self.screen.load(
             self.name, lambda: Pipeline(session).plan(change), self._confirm, self._not_planned
         )

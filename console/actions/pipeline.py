@@ -29,6 +29,8 @@ from console.core import clock
 from console.core.errors import LlmdeckError
 from console.core.session import Session
 
+PINNED_REFUSAL = "the view is pinned to a past moment (--at is for reading; writes happen now)"
+
 
 class ActionError(LlmdeckError):
     """A change could not be planned or was not done; ``outcome`` is what was audited."""
@@ -101,6 +103,10 @@ class Pipeline:
             return self._audit(
                 "refused", f"{plan.title}: refused, the session is read-only", plan, reason
             )
+        if self.session.view.pinned:
+            # The operator decided on what the past showed; a write happens now.
+            # The CLI and the screens refuse before planning; this is the backstop.
+            return self._audit("refused", f"{plan.title}: refused, {PINNED_REFUSAL}", plan, reason)
         if not confirmation.confirmed:
             return self._audit("cancelled", f"{plan.title}: cancelled", plan, reason)
         problem = self.check_confirmation(plan, confirmation)

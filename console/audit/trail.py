@@ -75,7 +75,9 @@ def alias_rows(store: sqlite3.Connection, since: datetime | None = None) -> list
 
 
 def load(session: Session, since: datetime | None = None) -> tuple[list[AuditRow], list[str]]:
-    """The merged trail, newest first, and one line per source that failed."""
+    """The merged trail up to the view time, newest first, and one line per source
+    that failed. Pinned (``--at``), entries written after the pinned moment are left
+    out: the trail is the one the on-call could read then."""
     rows: list[AuditRow] = []
     problems: list[str] = []
     try:
@@ -93,6 +95,9 @@ def load(session: Session, since: datetime | None = None) -> tuple[list[AuditRow
             ]
     except LlmdeckError as exc:
         problems.append(f"flag events: {exc}")
+    until = session.view.at
+    if until is not None:
+        rows = [r for r in rows if r.ts < until]
     # Stable ascending sort, then reverse: newest first, and of rows with the
     # same time the one written last comes first.
     rows.sort(key=lambda r: r.ts)

@@ -33,17 +33,17 @@ def register(sub: Any) -> None:
     )
     add_output_args(p, "alerts")
     p.add_argument("--all", action="store_true", help="include resolved and silenced alerts")
-    p.set_defaults(func=run_list, context="alerts")
+    p.set_defaults(func=run_list, context="alerts", at_kind="reads")
     asub = p.add_subparsers(dest="alerts_command", metavar="ACTION")
     ack = asub.add_parser("ack", help="acknowledge an alert (audited)")
     ack.add_argument("key", help="the alert's key (or a unique part of it)")
     add_write_options(ack)
-    ack.set_defaults(func=run_ack, context="alerts ack")
+    ack.set_defaults(func=run_ack, context="alerts ack", at_kind="writes")
     sil = asub.add_parser("silence", help="silence an alert for a while (audited)")
     sil.add_argument("key", help="the alert's key (or a unique part of it)")
     sil.add_argument("--for", dest="duration", default="1h", help="how long (default 1h)")
     add_write_options(sil)
-    sil.set_defaults(func=run_silence, context="alerts silence")
+    sil.set_defaults(func=run_silence, context="alerts silence", at_kind="writes")
 
 
 def _line(a: Alert) -> str:
@@ -66,7 +66,9 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     session = open_session(args)
     try:
-        board = current(session, drift="fresh")
+        # Pinned (--at): the alerts of then, judged from the data; nothing is
+        # recorded and the team's own alerting (which answers for now) is left out.
+        board = current(session, session.view.at, drift="fresh")
         return _print(args, session, board)
     finally:
         session.close()

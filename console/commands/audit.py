@@ -21,13 +21,13 @@ def register(sub: Any) -> None:
     p.add_argument("--limit", type=int, default=200, help="at most this many rows (default 200)")
     p.add_argument("--export", type=Path, default=None, help="write to FILE.jsonl or FILE.csv")
     add_output_args(p, "rows")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, at_kind="reads")
 
 
 def run(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
-        since = parse(args.since).window()[0] if args.since else None
+        since = session.view.window(parse(args.since))[0] if args.since else None
         rows, problems = audit_log.load(session, since)
     except ValueError as exc:
         raise LlmdeckError(str(exc)) from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -14,10 +15,17 @@ from console.core.session import Session
 
 
 def open_session(args: argparse.Namespace) -> Session:
-    """The session for ``--config``/``--profile``/``--read-only``. Raises LlmdeckError."""
+    """The session for ``--config``/``--profile``/``--read-only``/``--at`` (read by
+    ``console.cli.check_at``). Raises LlmdeckError."""
     config = load_config(find(args.config))
     profile = config.profile(args.profile)
-    return Session(profile, read_only=True if args.read_only else None)
+    return Session(profile, read_only=True if args.read_only else None, at=view_at(args))
+
+
+def view_at(args: argparse.Namespace) -> datetime | None:
+    """The moment ``--at`` pins reads to (None: live)."""
+    at = getattr(args, "at", None)
+    return at if isinstance(at, datetime) else None
 
 
 def add_output_args(p: argparse.ArgumentParser, what: str) -> None:

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from console.commands.common import view_at
 from console.core.config import Profile, load_config
 from console.core.errors import WorkspaceError
 from console.core.session import Session
@@ -38,7 +39,7 @@ def register(sub: Any) -> None:
         default=1.0,
         help="live traffic volume relative to the history (default 1.0)",
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, at_kind="reads")
 
 
 class _Progress:
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         model = LocalModel()
         model.start()
         profile = _aim_local_target(profile, model.url)
-    session = Session(profile, read_only=True if args.read_only else None)
+    session = Session(profile, read_only=True if args.read_only else None, at=view_at(args))
     from console.commands.ui import run_app
 
     try:

@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
     fmt.add_argument("--json", action="store_true", help="print the changes as JSON")
     fmt.add_argument("--unified", action="store_true", help="print a unified diff only")
     p.add_argument("--range", default="24h", choices=list(RANGES), help="traffic window")
-    p.set_defaults(func=run, context="diff")
+    p.set_defaults(func=run, context="diff", at_kind="reads")
 
 
 def _pct(v: float | None) -> str:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.flag:
             name, ref_a, ref_b = dv.flag_versions(session, args.flag)
-        start, end = parse(args.range).window()
+        start, end = session.view.window(parse(args.range))
         view = dv.load_diff(session, name, ref_a, ref_b, start, end)
     finally:
         session.close()

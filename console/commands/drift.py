@@ -17,7 +17,7 @@ def register(sub: Any) -> None:
     p.add_argument("--group-by", default="prompt_version", choices=GROUPS, help="grouping")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--all", action="store_true", help="include rows whose status is ok")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, at_kind="reads")
 
 
 def run(args: argparse.Namespace) -> int:

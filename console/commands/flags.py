@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from typing import Any
 
 from console.actions import Confirmation, Pipeline, Plan, SetEnabled, SetWeights
@@ -26,7 +27,7 @@ def register(sub: Any) -> None:
     fsub = p.add_subparsers(dest="flags_command", metavar="ACTION", required=True)
     ls = fsub.add_parser("list", help="every flag with its state per environment")
     ls.add_argument("--json", action="store_true", help="print JSON")
-    ls.set_defaults(func=run_list, context="flags")
+    ls.set_defaults(func=run_list, context="flags", at_kind="reads")
     st = fsub.add_parser("set", help="turn a flag on or off, or set its variant weights")
     st.add_argument("flag")
     st.add_argument("state", nargs="?", choices=sorted(STATES), help="on/off (trip/reset)")
@@ -34,7 +35,7 @@ def register(sub: Any) -> None:
         "--variant", action="append", default=[], metavar="V=W", help="variant weight, percent"
     )
     add_write_options(st)
-    st.set_defaults(func=run_set, context="flags set")
+    st.set_defaults(func=run_set, context="flags set", at_kind="writes")
 
 
 def add_write_options(p: argparse.ArgumentParser) -> None:
@@ -50,14 +51,25 @@ def add_write_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def flag_rows(rows: list[FlagRow]) -> list[dict[str, Any]]:
+def flag_rows(rows: list[FlagRow], at: datetime | None = None) -> list[dict[str, Any]]:
     """The JSON of ``flags list``, from the Flags screen's rows so both show the
-    same last change (the backend's, else the store's history and audit)."""
+    same last change (the backend's, else the store's history and audit). Pinned
+    (``at``), ``state_at`` is the state shown for that moment: the one the store
+    recorded last before it (``recorded_at``), else the backend's now (null)."""
     out = []
     for row in rows:
         f = row.flag
+        pinned = {}
+        if at is not None:
+            pinned["state_at"] = {
+                "at": at.isoformat(),
+                "enabled": row.enabled,
+                "weights": row.weights,
+                "recorded_at": row.recorded_at.isoformat() if row.recorded_at else None,
+            }
         out.append(
-            {
+            pinned
+            | {
                 "key": f.key,
                 "kind": f.kind,
                 "environments": {
@@ -79,15 +91,23 @@ def flag_rows(rows: list[FlagRow]) -> list[dict[str, Any]]:
 def run_list(args: argparse.Namespace) -> int:
     session = open_session(args)
     try:
-        rows = flag_rows(flag_view.load(session))
+        at = session.view.at
+        found = flag_view.load(session)
+        rows = flag_rows(found, at)
     finally:
         session.close()
     if args.json:
         print(json.dumps({"flags": rows}, indent=2))
         return 0
     width = max((len(r["key"]) for r in rows), default=4)
-    for r in rows:
+    for r, row in zip(rows, found, strict=True):
         states = "  ".join(f"{env}:{fmt_state(state)}" for env, state in r["environments"].items())
+        if at is not None:
+            when = "no record: now"
+            if row.recorded_at:
+                when = f"recorded {row.recorded_at:%m-%d %H:%M}"
+            on = {True: "on", False: "off", None: "-"}[row.enabled]
+            states = f"at {at:%Y-%m-%d %H:%M}: {on} {row.weights} ({when})".replace("  ", " ")
         print(f"{r['kind']:12} {r['key'].ljust(width)}  {states}")
     return 0
 

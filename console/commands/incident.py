@@ -43,16 +43,16 @@ def register(sub: Any) -> None:
     op = isub.add_parser("open", help="open an incident; prints its id")
     op.add_argument("--title", required=True)
     op.add_argument("--severity", required=True, help=", ".join(record.SEVERITIES))
-    op.set_defaults(func=run_open)
+    op.set_defaults(func=run_open, at_kind="writes")
 
     note = isub.add_parser("note", help="add a note to an open incident")
     note.add_argument("id", metavar="ID")
     note.add_argument("text", nargs="+", metavar="TEXT")
-    note.set_defaults(func=run_note)
+    note.set_defaults(func=run_note, at_kind="writes")
 
     close = isub.add_parser("close", help="close an incident")
     close.add_argument("id", metavar="ID")
-    close.set_defaults(func=run_close)
+    close.set_defaults(func=run_close, at_kind="writes")
 
     ls = isub.add_parser("list", help="every incident, newest first")
     add_output_args(ls, "incidents")

@@ -39,7 +39,7 @@ def register(sub: Any) -> None:
         help="LiteLLM: environment variable holding the key (default LITELLM_API_KEY)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, at_kind="writes")
 
 
 class _Bar:

@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
     p.add_argument("--range", default=DEFAULT_RANGE, choices=list(RANGES), help="time range")
     p.add_argument("--group-by", default="none", choices=list(GROUPINGS), help="chart grouping")
     p.add_argument("--json", action="store_true", help="print JSON (the default is a summary)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, at_kind="reads")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,12 +19,12 @@ def register(sub: Any) -> None:
     ls = rsub.add_parser("list", help="every prompt and model with its aliases")
     ls.add_argument("--kind", choices=("prompt", "model", "all"), default="all")
     ls.add_argument("--json", action="store_true", help="print JSON")
-    ls.set_defaults(func=run_list, context="registry")
+    ls.set_defaults(func=run_list, context="registry", at_kind="reads")
     show = rsub.add_parser("show", help="versions, alias history and lineage of one name")
     show.add_argument("name")
     show.add_argument("--range", default="24h", choices=list(RANGES), help="lineage window")
     show.add_argument("--json", action="store_true", help="print JSON")
-    show.set_defaults(func=run_show, context="registry")
+    show.set_defaults(func=run_show, context="registry", at_kind="reads")
 
 
 def _when(ts: datetime | None) -> str | None:
@@ -44,12 +44,15 @@ def run_list(args: argparse.Namespace) -> int:
              "updated": _when(e.updated), "description": e.description}
             for e in entries
         ]  # fmt: skip
-        print(json.dumps({"entries": rows, "errors": listing.errors}, indent=2))
+        as_of = _when(listing.as_of)
+        print(json.dumps({"entries": rows, "errors": listing.errors, "as_of": as_of}, indent=2))
         return 0
     width = max((len(e.name) for e in entries), default=4)
     for e in entries:
         aliases = " ".join(f"{a}->{v}" for a, v in sorted(e.aliases.items()))
         print(f"{e.name.ljust(width)}  {e.kind:6}  latest {e.latest or '-':>4}  {aliases}")
+    if listing.as_of:
+        print(f"aliases as the workspace recorded them before {listing.as_of:%Y-%m-%d %H:%M} UTC")
     for problem in listing.errors:
         print(f"warning: {problem}")
     return 0
@@ -70,12 +73,15 @@ def run_show(args: argparse.Namespace) -> int:
     try:
         registry = session.need_registry()
         versions = registry.versions(args.name)
-        start, end = parse(args.range).window()
+        start, end = session.view.window(parse(args.range))
         history: list[rv.AliasMove] = []
         lineage: list[rv.LineageRow] = []
-        if session.profile.workspace is not None:
+        if session.profile.workspace is None:
+            versions = rv.versions_as_of(versions, session.view.at)
+        else:
             conn = session.store()
-            history = rv.alias_history(conn, args.name)
+            versions = rv.versions_as_of(versions, session.view.at, conn)
+            history = rv.alias_history(conn, args.name, session.view.at)
             lineage = rv.lineage(conn, args.name, [v.version for v in versions], start, end)
         errors = registry.problems()
     finally:

@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
     _overrides(p, "--prompt-version", "--model")
     p.add_argument("--seed", type=int, default=None, help="replace the logged seed")
     add_output_args(p, "replays")
-    p.set_defaults(func=run_replay)
+    p.set_defaults(func=run_replay, at_kind="writes")
 
     p = sub.add_parser("replay-batch", help="replay the requests a filter selects")
     p.add_argument("--since", help="15m, 2h, 7d or ISO 8601")
@@ -59,14 +59,14 @@ def register(sub: Any) -> None:
     p.add_argument("--budget", type=float, default=None, help="per-batch budget in dollars")
     _export_args(p)
     add_output_args(p, "replays")
-    p.set_defaults(func=run_batch)
+    p.set_defaults(func=run_batch, at_kind="writes")
 
     p = sub.add_parser("replays", help="list stored replay batches, show or export one")
     p.add_argument("batch", nargs="?", help="batch id ('' lists batches; 'single' = one-offs)")
     p.add_argument("--compare", metavar="BATCH", help="compare with another batch")
     _export_args(p)
     add_output_args(p, "batches or replays")
-    p.set_defaults(func=run_replays)
+    p.set_defaults(func=run_replays, at_kind="reads")
 
 
 def _overrides(p: argparse.ArgumentParser, version_flag: str, model_flag: str) -> None:
@@ -277,7 +277,9 @@ def run_replays(args: argparse.Namespace) -> int:
         conn = session.store()
         if args.batch is None:
             rows = []
-            for b in store.batches(conn):
+            at = session.view.at
+            # Pinned (--at): the batches that had been run by then.
+            for b in (b for b in store.batches(conn) if at is None or b.started < at):
                 counts = ", ".join(f"{v} {k}" for k, v in b.verdicts.items())
                 row = {
                     "batch_id": b.batch_id or "single",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -31,33 +32,34 @@ def register(sub: Any) -> None:
     p.add_argument("--sort", default="time", help="time, latency, cost or tokens")
     p.add_argument("--limit", type=int, default=50)
     add_output_args(p, "requests")
-    p.set_defaults(func=run_list)
+    p.set_defaults(func=run_list, at_kind="reads")
 
     p = sub.add_parser("request", help="show one logged request")
     p.add_argument("request_id", metavar="ID")
     p.add_argument("--json", action="store_true")
     p.add_argument("--curl", metavar="BASE_URL", nargs="?", const="http://127.0.0.1:18080/v1")
-    p.set_defaults(func=run_one)
+    p.set_defaults(func=run_one, at_kind="reads")
 
     p = sub.add_parser("policy", help="evaluate the profile's policy")
     psub = p.add_subparsers(dest="policy_command", metavar="COMMAND", required=True)
     c = psub.add_parser("check", help="would the gateway policy allow this logged request?")
     c.add_argument("request_id", metavar="ID")
     c.add_argument("--json", action="store_true")
-    c.set_defaults(func=run_policy)
+    c.set_defaults(func=run_policy, at_kind="reads")
 
 
 def filter_from_args(
-    args: argparse.Namespace, tenants: dict[str, str] | None = None
+    args: argparse.Namespace, tenants: dict[str, str] | None = None, now: datetime | None = None
 ) -> RequestFilter:
     """The RequestFilter that ``requests``' filter options name (``replay-batch`` shares
-    them). Raises LlmdeckError for a bad value."""
+    them); ``--since 2h`` is before ``now`` (the view time). Raises LlmdeckError for a
+    bad value."""
     from console.requests.query import FilterError, apply, fts_query, order, parse_when
 
     try:
         flt = RequestFilter(
-            since=parse_when(args.since) if args.since else None,
-            until=parse_when(args.until) if args.until else None,
+            since=parse_when(args.since, now) if args.since else None,
+            until=parse_when(args.until, now) if args.until else None,
             route=args.route,
             model=args.model,
             prompt_id=args.prompt,
@@ -83,12 +85,15 @@ def _log(session: Session) -> Any:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from console.requests.query import as_of
+
     if args.limit <= 0:
         raise LlmdeckError("--limit must be positive")
     session = open_session(args)
     try:
         log = _log(session)
-        flt = filter_from_args(args, tenant_names(session))
+        at = session.view.at
+        flt = as_of(filter_from_args(args, tenant_names(session), at), at)
         left, cursor = args.limit, None
         names = tenant_names(session)
         rows: list[dict[str, Any]] = []

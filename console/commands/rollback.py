@@ -14,7 +14,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("rollback", help="route a route back to its last known good prompt version")
     p.add_argument("route", help="the route, for example /support/chat")
     add_write_options(p)
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, at_kind="writes")
 
 
 def run(args: argparse.Namespace) -> int:

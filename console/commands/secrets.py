@@ -15,10 +15,10 @@ def register(sub: Any) -> None:
     ssub = p.add_subparsers(dest="secrets_command", required=True, metavar="ACTION")
     s = ssub.add_parser("set", help="store a secret (read from the terminal or stdin)")
     s.add_argument("name", help="the name profiles use: {keyring: NAME}")
-    s.set_defaults(func=run_set)
+    s.set_defaults(func=run_set, at_kind="writes")
     d = ssub.add_parser("delete", help="remove a secret")
     d.add_argument("name")
-    d.set_defaults(func=run_delete)
+    d.set_defaults(func=run_delete, at_kind="writes")
 
 
 def run_set(args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--for", dest="duration", default="2h", help="how long (30m, 2h, 1d)")
     add_write_options(p)
-    p.set_defaults(func=run_silence, context="silence")
+    p.set_defaults(func=run_silence, context="silence", at_kind="writes")
     ls = sub.add_parser("silences", help="the silences the profile's Alertmanager keeps")
     ls.add_argument("--all", action="store_true", help="expired ones too")
     add_output_args(ls, "silences")

@@ -11,7 +11,7 @@ from console.commands.common import open_session
 
 def register(sub: Any) -> None:
     p = sub.add_parser("ui", help="open the console (the default command)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, at_kind="reads")
 
 
 def run(args: argparse.Namespace) -> int:

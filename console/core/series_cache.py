@@ -123,6 +123,9 @@ class CachedMetrics(MetricsSource):
         key = (signal, group_by, step)
         with self._lock:
             entry = self._cache.get(key)
+        if entry is not None and entry.start <= lo and hi <= entry.final_until:
+            return self._inside(entry, signal, group_by, step, lo, end)
+        kept = 0  # how far the entry was already final (kept whatever this window is)
         if entry is None or entry.start > lo or entry.final_until < lo:
             fetched = fetch(_dt(lo), end)
             self.full_queries += 1
@@ -134,10 +137,10 @@ class CachedMetrics(MetricsSource):
             # Keep everything final, also before ``lo``: a longer window of the same
             # step (SLOs read 6 h and 1 h) is served from the same entry.
             points = {k: dict(p) for k, p in entry.points.items()}
-            first = entry.start
+            first, kept = entry.start, entry.final_until
         for s in fetched:
             points.setdefault(_key_labels(s), {}).update(s.points)
-        final_until = max(lo, (hi - LATE_S) // step * step)
+        final_until = max(lo, kept, (hi - LATE_S) // step * step)
         with self._lock:
             if len(self._cache) >= MAX_ENTRIES:
                 self._cache.clear()
@@ -146,18 +149,23 @@ class CachedMetrics(MetricsSource):
                 final_until,
                 {k: {t: v for t, v in p.items() if t < final_until} for k, p in points.items()},
             )
-        n_steps = max(1, math.ceil((hi - lo) / step))
-        fill = 0.0 if signal in COUNTED else math.nan
-        out = []
-        for k in sorted(points):
-            p = points[k]
-            if not any(lo <= t <= hi for t in p):
-                continue  # a group with no data in this window
-            grid = tuple(
-                (float(lo + i * step), p.get(float(lo + i * step), fill)) for i in range(n_steps)
-            )
-            out.append(MetricSeries(name=signal, labels=dict(k), points=grid))
-        return out
+        return _grid(points, signal, lo, hi, step)
+
+    def _inside(
+        self, entry: _Entry, signal: str, group_by: str, step: int, lo: int, end: datetime
+    ) -> list[MetricSeries]:
+        """A window wholly inside what is final already: a view pinned into the past
+        of a live one (``[``). Served from the entry, which stays as it is; only a
+        last step cut by ``end`` is asked for (a tail query would start after the
+        window's end, which Prometheus refuses)."""
+        hi = int(end.timestamp())
+        points = {k: dict(p) for k, p in entry.points.items()}
+        edge = hi // step * step
+        if edge < hi:
+            for s in self.inner.series(signal, _dt(edge), end, step, group_by):
+                points.setdefault(_key_labels(s), {}).update(s.points)
+            self.tail_queries += 1
+        return _grid(points, signal, lo, hi, step)
 
     def _look_for_late_records(self) -> None:
         # At most once a second: a refresh asks for a dozen series at once.
@@ -176,6 +184,24 @@ class CachedMetrics(MetricsSource):
                         k: {t: v for t, v in p.items() if t < entry.final_until}
                         for k, p in entry.points.items()
                     }
+
+
+def _grid(
+    points: dict[Any, dict[float, float]], signal: str, lo: int, hi: int, step: int
+) -> list[MetricSeries]:
+    """One series per group with data in [lo, hi): a point per step, gaps filled."""
+    n_steps = max(1, math.ceil((hi - lo) / step))
+    fill = 0.0 if signal in COUNTED else math.nan
+    out = []
+    for k in sorted(points):
+        p = points[k]
+        if not any(lo <= t <= hi for t in p):
+            continue  # a group with no data in this window
+        grid = tuple(
+            (float(lo + i * step), p.get(float(lo + i * step), fill)) for i in range(n_steps)
+        )
+        out.append(MetricSeries(name=signal, labels=dict(k), points=grid))
+    return out
 
 
 def _dt(ts: int) -> datetime:

@@ -11,6 +11,7 @@ import getpass
 import os
 import sqlite3
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,19 @@ from connectors.workspace.schema import SchemaError, connect
 from console.core.config import ConnectorSpec, Profile, SecretRef
 from console.core.errors import ConfigError, LlmdeckError, WorkspaceError
 from console.core.secrets import resolve_options
+from console.core.viewtime import ViewTime
 
 
 class Session:
     """The open profile, its connectors and the workspace store."""
 
-    def __init__(self, profile: Profile, *, read_only: bool | None = None) -> None:
+    def __init__(
+        self, profile: Profile, *, read_only: bool | None = None, at: datetime | None = None
+    ) -> None:
         self.profile = profile
+        # What every read ends at: live, or pinned to ``at`` (--at). Writes use
+        # the wall clock whatever this says (console/core/viewtime.py).
+        self.view = ViewTime(at)
         self.read_only = profile.read_only if read_only is None else read_only
         # --read-only on the command line: no break-glass can lift it.
         self.forced_read_only = read_only is True

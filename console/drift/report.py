@@ -128,7 +128,7 @@ def load_frame(session: Session, group_by: str, start: datetime, end: datetime) 
 def compute(session: Session, group_by: str = "prompt_version") -> DriftReport:
     """The drift report for ``group_by``. Raises ValueError, WorkspaceError."""
     th = Thresholds.from_settings(session.profile.settings.get("drift"))
-    base_w, cur_w = windows(th)
+    base_w, cur_w = windows(th, session.view.now())
     frame = load_frame(session, group_by, base_w[0], cur_w[1])
     split = int(cur_w[0].timestamp() * 1000)
     base, cur = frame[frame["ts"] < split], frame[frame["ts"] >= split]
@@ -270,7 +270,7 @@ def signal_series(
     for the group and, for a prompt version, for its prompt's all versions (what
     the version is compared with)."""
     th = Thresholds.from_settings(session.profile.settings.get("drift"))
-    base_w, cur_w = windows(th)
+    base_w, cur_w = windows(th, session.view.now())
     frame = load_frame(session, group_by, base_w[0], cur_w[1])
     frame = frame.assign(step=(frame["ts"] // (step_s * 1000)) * step_s)
     lines = [(group, _per_step(frame[frame["grp"] == group], signal))]

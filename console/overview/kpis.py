@@ -95,11 +95,12 @@ class KpiFrame:
 
 
 def load(session: Session, rng: TimeRange) -> Kpis:
-    """The KPIs over ``rng`` ending now. Raises LlmdeckError or a ConnectorError."""
+    """The KPIs over ``rng`` ending at the view time (now, or ``--at``).
+    Raises LlmdeckError or a ConnectorError."""
     metrics = session.metrics()
     if metrics is None:
         raise LlmdeckError("no metrics connector in this profile")
-    start, end = rng.window()
+    start, end = session.view.window(rng)
     return metrics.kpis(start, end)
 
 

@@ -189,10 +189,10 @@ def load_panels(
     fresh: Freshness | None = None,
     end: datetime | None = None,
 ) -> dict[str, PanelData]:
-    """Every panel over ``rng`` ending ``end`` (default now). Raises LlmdeckError
-    without a metrics source."""
+    """Every panel over ``rng`` ending ``end`` (default: the view time, now or
+    ``--at``). Raises LlmdeckError without a metrics source."""
     metrics = series_cache.metrics_source(session)
-    start, end = rng.window(end)
+    start, end = session.view.window(rng) if end is None else rng.window(end)
     return {p.key: load_panel(metrics, p, start, end, rng.step_s, group_by, fresh) for p in PANELS}
 
 
@@ -210,7 +210,7 @@ def report(session: Session, rng: TimeRange, group_by: str) -> dict[str, Any]:
     from console.overview import budgets, kpis, slo
 
     metrics = series_cache.metrics_source(session)
-    start, end = rng.window()
+    start, end = session.view.window(rng)
     out: dict[str, Any] = {
         "range": rng.name,
         "group_by": group_by,

@@ -39,7 +39,7 @@ def load(session: Session, rng: TimeRange, group_by: str) -> OverviewData:
     """Everything under the strip over ``rng``. Raises LlmdeckError only when the
     profile has no metrics source; any other failure lands in ``problems`` or in
     a panel's ``error``."""
-    start, end = rng.window()
+    start, end = session.view.window(rng)
     metrics = series_cache.metrics_source(session)
     fresh, why = freshness.read(session, metrics, end)
     data = OverviewData(panels.load_panels(session, rng, group_by, fresh, end), fresh=fresh)

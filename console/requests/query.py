@@ -48,15 +48,16 @@ class FilterError(ValueError):
 MAX_SPAN_DAYS = 100 * 366
 
 
-def parse_when(text: str) -> datetime:
-    """``15m``/``2h``/``7d`` ago, or an ISO 8601 time. Raises FilterError."""
+def parse_when(text: str, now: datetime | None = None) -> datetime:
+    """``15m``/``2h``/``7d`` before ``now`` (default: the wall clock's now; a pinned
+    view passes its moment), or an ISO 8601 time. Raises FilterError."""
     m = _DURATION.match(text.strip())
     if m:
         seconds = float(m[1]) * _UNITS[m[2]]
         # Checked before timedelta: 99999999d overflows datetime arithmetic.
         if not seconds <= MAX_SPAN_DAYS * 86400:
             raise FilterError(f"{_short(text)!r}: too far back (at most {MAX_SPAN_DAYS:,}d)")
-        return clock.now() - timedelta(seconds=seconds)
+        return (now or clock.now()) - timedelta(seconds=seconds)
     try:
         from connectors.logsources.mapping import timestamp
 
@@ -85,10 +86,15 @@ def fts_query(words: list[str]) -> str:
 
 
 def apply(
-    flt: RequestFilter, key: str, value: str, tenants: Mapping[str, str] | None = None
+    flt: RequestFilter,
+    key: str,
+    value: str,
+    tenants: Mapping[str, str] | None = None,
+    now: datetime | None = None,
 ) -> RequestFilter:
     """``flt`` with one ``key:value`` of the quick filter applied; ``tenant:`` takes a
-    display name of the profile's ``tenants`` map too. Raises FilterError."""
+    display name of the profile's ``tenants`` map too; ``since:2h`` is before ``now``
+    (the view time). Raises FilterError."""
     key = key.lower()
     if key == "route":
         return replace(flt, route=value)
@@ -105,9 +111,9 @@ def apply(
             raise FilterError(f"status must be one of {', '.join(STATUSES)}")
         return replace(flt, status=value)
     if key == "since":
-        return replace(flt, since=parse_when(value))
+        return replace(flt, since=parse_when(value, now))
     if key == "until":
-        return replace(flt, until=parse_when(value))
+        return replace(flt, until=parse_when(value, now))
     if key == "sort":
         return replace(flt, order=order(value))
     raise FilterError(f"unknown filter {_short(key)!r} (known: {', '.join(QUICK_KEYS)})")
@@ -124,7 +130,10 @@ def id_term(text: str) -> str | None:
 
 
 def parse_quick(
-    text: str, base: RequestFilter | None = None, tenants: Mapping[str, str] | None = None
+    text: str,
+    base: RequestFilter | None = None,
+    tenants: Mapping[str, str] | None = None,
+    now: datetime | None = None,
 ) -> RequestFilter:
     """The ``/`` quick filter: ``key:value`` terms (route, tenant, model, prompt,
     version, status, since, until, sort), the words ``refusal``, ``blocked``,
@@ -150,10 +159,18 @@ def parse_quick(
             flt = replace(flt, blocked=False)
         elif ":" in term and term.split(":", 1)[0].lower() in (*QUICK_KEYS, "v"):
             key, _, value = term.partition(":")
-            flt = apply(flt, key, value, tenants)
+            flt = apply(flt, key, value, tenants, now)
         else:
             words.append(term)
     return replace(flt, text=fts_query(words)) if words else replace(flt, text="")
+
+
+def as_of(flt: RequestFilter, at: datetime | None) -> RequestFilter:
+    """``flt`` ending no later than ``at`` (a pinned view): no request logged after
+    the pinned moment is listed, whatever ``until`` the filter asks for."""
+    if at is None or (flt.until is not None and flt.until <= at):
+        return flt
+    return replace(flt, until=at)
 
 
 def describe(flt: RequestFilter, tenants: Mapping[str, str] | None = None) -> str:

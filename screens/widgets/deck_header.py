@@ -1,5 +1,6 @@
-"""The header: profile, environment and mode, production unmistakable, and
-the open incident (``INC-3 open``) while there is one."""
+"""The header: profile, environment and mode, production unmistakable, the
+open incident (``INC-3 open``) while there is one, and a view pinned to the
+past (``--at``, ``[``) just as unmistakable."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ class DeckHeader(Static):
         self.session = session
         if session.profile.is_production:
             self.add_class("-production")
+        self.set_class(session.view.pinned, "-pinned")
+
+    def show_view(self) -> None:
+        """Redraw for the session's view time (it moved: pinned, stepped or live)."""
+        self.set_class(self.session.view.pinned, "-pinned")
+        self.refresh()
 
     def on_mount(self) -> None:
         self.incident = str(getattr(self.app, "incident_marker", "") or "")
@@ -35,6 +42,10 @@ class DeckHeader(Static):
         text = Text()
         text.append(" llmdeck ", style="bold reverse")
         text.append(f"  {self.screen_title}  ", style="bold")
+        if pinned := self.session.view.label():
+            # Before the profile: the first thing read, and never cut at 80 columns.
+            text.append(f" {pinned} ", style="bold reverse")
+            text.append(" ")
         if self.incident:
             # Early in the line: still visible when a narrow terminal cuts the rest.
             text.append(f" {self.incident} ", style="bold reverse")

@@ -61,6 +61,23 @@ def test_q_quits_cleanly(deck: Deck) -> None:
     assert "Traceback" not in pane.text()
 
 
+def test_at_opens_pinned_and_brackets_step_in_a_real_terminal(deck: Deck) -> None:
+    """The postmortem: ``llmdeck --at 09:00`` shows the hour before the canary,
+    ``[`` the hour before that, ``L`` today again; the header says which."""
+    pane = deck("--at", "09:00")
+    screen = pane.wait_for("min before 09:00")  # the charts end at the pinned moment
+    assert "AT 2026-11-29 09:00 UTC (pinned)" in screen.splitlines()[0]
+    assert "08:00-09:00 UTC" in screen and "updated" not in screen
+    assert "/support/chat refusal_rate" in screen
+    pane.send("[")
+    screen = pane.wait_for("07:00-08:00 UTC")
+    assert "AT 2026-11-29 08:00 UTC (pinned)" in screen.splitlines()[0]
+    pane.send("L")
+    screen = pane.wait_for("updated 12:00:00")
+    assert "AT " not in screen.splitlines()[0]
+    assert header("Overview").search(screen)
+
+
 # -- the on-call journey of DESIGN.md -------------------------------------------------
 
 

@@ -169,7 +169,11 @@ def _blocks_store(tmp_path: Path) -> Any:
     records += [rec(2000 + i, 5 - i * 0.01, "kill") for i in range(200)]
     conn = open_store(tmp_path)
     insert_records(conn, records)
-    return SimpleNamespace(store=lambda: conn, profile=SimpleNamespace(settings={}))
+    from console.core.viewtime import ViewTime
+
+    return SimpleNamespace(
+        store=lambda: conn, profile=SimpleNamespace(settings={}), view=ViewTime()
+    )
 
 
 def test_kill_switch_blocks_are_not_safety_blocks(tmp_path: Path, frozen_clock: datetime) -> None:
