@@ -109,6 +109,8 @@ def current(
     """Every alert at ``at`` (default now), worst first. ``drift``: compute the
     drift report's alerts if older than DRIFT_MAX_AGE_S ("fresh"), use them only
     if already computed ("cached", for refreshes), or leave them out."""
+    if at is None and session.view.pinned:
+        at = session.view.now()  # a look back: what the on-call saw, nothing recorded
     live = at is None
     board = engine.evaluate(session, at)
     alerts = list(board.alerts)
