@@ -33,6 +33,9 @@ class BannerState:
 
 def banner_text(state: BannerState) -> Text:
     text = Text()
+    live_pages = int(state.extra.get("live_pages", 0))
+    if live_pages:
+        text.append(f" LIVE NOW: {live_pages} page firing (L) ", style="bold reverse red")
     board = state.board
     if board is None:
         if state.problem:
@@ -110,12 +113,22 @@ class AlertWatcher:
             board = current(self.session, drift="fresh")
         except LlmdeckError as exc:
             return BannerState(self.state.board, self.state.suspect, f"alerts stale: {exc}")
+        live_pages = 0
+        if getattr(self.session, "view", None) is not None and self.session.view.pinned:
+            # Looking back shows the past's alerts; a page firing now must still show.
+            from console.alerts import engine
+            from console.core import clock
+
+            try:
+                live_pages = len(engine.evaluate(self.session, clock.now()).pages())
+            except LlmdeckError:
+                live_pages = 0
         worst = board.worst
         try:
             suspect = top_suspect(self.session, worst) if worst else ""
         except Exception as exc:  # the suspects are secondary: never hide the alert for them
             suspect = f"(suspects unavailable: {type(exc).__name__})"
-        return BannerState(board, suspect)
+        return BannerState(board, suspect, extra={"live_pages": live_pages})
 
     def _show(self, state: BannerState) -> None:
         self._busy = False

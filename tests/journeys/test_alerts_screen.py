@@ -4,6 +4,7 @@ goes from the suspect to its diff and one to a planned rollback."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from console.core.session import Session
@@ -13,6 +14,7 @@ from screens.catalog import SCREENS
 from screens.diff import DiffScreen
 from screens.modals.confirm import ConfirmScreen
 from screens.widgets.alert_banner import AlertBanner
+from tests.conftest import demo_profile
 from tests.journeys import waits
 
 SIZE = (160, 48)
@@ -54,8 +56,12 @@ async def test_the_first_screen_says_what_pages_and_why(demo_session: Session) -
         assert "-bad" not in cards["kpi-error_rate"].classes
 
 
-async def test_from_the_suspect_to_its_diff_and_a_planned_rollback(demo_session: Session) -> None:
-    async with LlmdeckApp(demo_session).run_test(size=SIZE) as pilot:
+async def test_from_the_suspect_to_its_diff_and_a_planned_rollback(
+    demo_copy: Path, frozen_clock: Any
+) -> None:
+    # A copy: the cancelled rollback is audited, and the shared demo stays clean.
+    session = Session(demo_profile(demo_copy))
+    async with LlmdeckApp(session).run_test(size=SIZE) as pilot:
         screen = await open_alerts(pilot)
         top = screen.suspects[screen.shown[0].key][0]
         assert top.diff == ("prompt", "support-answer", "13", "14")
@@ -73,6 +79,11 @@ async def test_from_the_suspect_to_its_diff_and_a_planned_rollback(demo_session:
         assert plan.action == "set_weights" and plan.target == "support-answer-rollout"
         assert plan.steps[0].after["weights"] == {"v13": 100.0, "v14": 0.0}
         await pilot.press("escape")  # cancelled: audited, nothing written
+        await waits.settle(pilot)
+    rows = session.store().execute(
+        "SELECT action, outcome FROM audit WHERE who != 'deploy-bot' ORDER BY id"
+    ).fetchall()
+    assert rows == [("set_weights", "cancelled")]
 
 
 def test_alerts_snapshot(snap_compare: Any, demo_session: Session) -> None:

@@ -83,6 +83,9 @@ def test_rollback_from_the_suspect_then_the_alert_resolves_live(
         lambda s: resolved.search(s) is not None and not BANNER_PAGE.search(s), timeout=240
     )
     assert "no alerts firing" in screen or "FIRING  TICKET" in screen, screen
+    pane.send("7")  # and the rollback is in the Audit screen, with its reason
+    screen = pane.wait_for(re.compile(r"done\s+\S+\s+(set_weights|rollback_route)"), timeout=60)
+    assert "v14 refuses a third of requests" in screen
     _quit(pane)
     audit = subprocess.run(
         [sys.executable, "-m", "console", "--config", str(config), "audit", "--json"],
