@@ -80,9 +80,11 @@ async def test_from_the_suspect_to_its_diff_and_a_planned_rollback(
         assert plan.steps[0].after["weights"] == {"v13": 100.0, "v14": 0.0}
         await pilot.press("escape")  # cancelled: audited, nothing written
         await waits.settle(pilot)
-    rows = session.store().execute(
-        "SELECT action, outcome FROM audit WHERE who != 'deploy-bot' ORDER BY id"
-    ).fetchall()
+    rows = (
+        session.store()
+        .execute("SELECT action, outcome FROM audit WHERE who != 'deploy-bot' ORDER BY id")
+        .fetchall()
+    )
     assert rows == [("set_weights", "cancelled")]
 
 

@@ -126,6 +126,14 @@ class Pane:
         value = result.stdout.strip()
         return int(value) if value.isdigit() else None
 
+    def _exit_recorded(self, check: Check) -> bool:
+        """tmux marks a pane dead a moment before it records the exit status: give
+        it that moment, then look again (a condition may be about the exit itself)."""
+        deadline = time.monotonic() + 2.0
+        while self.exit_status() is None and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+        return check(self.text())
+
     def wait_for(self, what: str | re.Pattern[str] | Check, timeout: float = TIMEOUT_S) -> str:
         """Poll the screen until ``what`` (text, regex or predicate) is on it; return it.
 
@@ -138,7 +146,7 @@ class Pane:
             screen = self.text()
             if check(screen):
                 return screen
-            if self.dead():  # after check: a condition may be about the exit itself
+            if self.dead() and not self._exit_recorded(check):  # a condition may be about the exit
                 raise PaneTimeout(
                     f"llmdeck exited (status {self.exit_status()}) before {label} appeared:\n"
                     f"{self.text()}"
