@@ -45,10 +45,12 @@ def _quit(pane: Pane) -> None:
 
 def test_the_page_and_its_suspect_without_a_key(deck: Deck) -> None:
     pane = deck()
-    screen = pane.wait_for("suspect: v14 rollout", timeout=90)
+    # The banner and the KPI cards load in their own workers: wait for both.
+    screen = pane.wait_for(
+        lambda s: "suspect: v14 rollout" in s and "refusals PAGE" in s, timeout=90
+    )
     assert BANNER_PAGE.search(screen), screen
     assert "/support/chat (support-answer v14) since 09:02" in screen
-    assert "refusals PAGE" in screen  # the refusal card says it in words, not colour alone
 
 
 def test_rollback_from_the_suspect_then_the_alert_resolves_live(
