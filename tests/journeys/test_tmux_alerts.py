@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,19 +26,8 @@ def _tmux_server() -> Iterator[None]:
 
 
 def _quit(pane: Pane) -> None:
-    """q, then wait for the program to end. tmux marks the pane dead first and
-    records the status a moment later; now and then (about 1 run in 4 here) it
-    never records one although the process is gone: then only the absence of a
-    traceback can be checked."""
-    pane.send("q")
-    started = time.monotonic()
-    while not pane.dead():
-        assert time.monotonic() - started < 30, f"no exit in 30 s:\n{pane.text()}"
-        time.sleep(0.1)
-    while pane.exit_status() is None and time.monotonic() - started < 35:
-        time.sleep(0.1)
-    status = pane.exit_status()
-    assert status in (0, None), pane.text()
+    status = pane.quit_and_wait()
+    assert status in (0, None), pane.text()  # None: tmux recorded no status
     assert "Traceback" not in pane.text()
 
 

@@ -155,6 +155,24 @@ class Pane:
                 raise PaneTimeout(f"{label} not on screen after {timeout:.0f} s:\n{screen}")
             time.sleep(POLL_S)
 
+    def quit_and_wait(self, timeout: float = 30.0) -> int | None:
+        """Press q and wait for the program to end; its exit status, or None.
+
+        tmux marks the pane dead first and records the status a moment later;
+        now and then it never records one although the process is gone (both
+        ``pane_dead_status`` and ``pane_dead_signal`` empty): then None, and only
+        the absence of a traceback can be checked.
+        """
+        self.send("q")
+        started = time.monotonic()
+        while not self.dead():
+            if time.monotonic() - started > timeout:
+                raise PaneTimeout(f"no exit in {timeout:.0f} s:\n{self.text()}")
+            time.sleep(POLL_S)
+        while self.exit_status() is None and time.monotonic() - started < timeout + 5:
+            time.sleep(POLL_S)
+        return self.exit_status()
+
     def wait_gone(self, what: str | re.Pattern[str], timeout: float = TIMEOUT_S) -> str:
         """Poll until ``what`` is no longer on the screen."""
         check, label = _as_check(what)
